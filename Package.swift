@@ -1,0 +1,85 @@
+// swift-tools-version:6.0
+// anycastd: a host agent for BGP anycast on Linux.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "anycastd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "anycastd", targets: ["anycastd"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // libmnl and the rtnetlink headers; only Netlink imports it.
+        .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        // IPv4/IPv6 addresses and prefixes shared by every module; pure.
+        .target(name: "NetAddress", swiftSettings: strict),
+        // Typed rtnetlink messages, dumps, batches and the monitor, over libmnl.
+        .target(name: "Netlink", dependencies: ["CMnl", "NetAddress"], swiftSettings: strict),
+        // The desired-state file: strict JSON reader with positions, model, validation.
+        .target(name: "Config", dependencies: ["NetAddress"], swiftSettings: strict),
+        // BGP messages, codec and the session FSM as a value type; no sockets.
+        .target(
+            name: "BGP",
+            dependencies: ["NetAddress", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        // SwiftNIO TCP shell around the BGP FSM.
+        .target(
+            name: "BGPSession",
+            dependencies: [
+                "BGP", "NetAddress",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Health checks (DNS, TCP, exec) and the rise/fall state machine.
+        .target(
+            name: "Health",
+            dependencies: [
+                "Config", "NetAddress",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Pure planner: desired vs observed state -> ordered netlink operations and announcements.
+        .target(name: "Reconciler", dependencies: ["Config", "Netlink", "NetAddress"], swiftSettings: strict),
+        // The actor that wires everything together, control socket, signals, lifecycle.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "Health", "NetAddress",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "anycastd",
+            dependencies: [
+                "Daemon", "Config",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
+        .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGP"]),
+        .testTarget(name: "HealthTests", dependencies: ["Health"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+import BGPSession
+import Testing
+
+@Test func bgpsessionBuilds() {}

@@ -1,0 +1,4 @@
+import BGP
+import Testing
+
+@Test func bgpBuilds() {}

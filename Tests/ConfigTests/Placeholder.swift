@@ -1,0 +1,4 @@
+import Config
+import Testing
+
+@Test func configBuilds() {}

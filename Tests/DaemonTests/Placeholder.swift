@@ -1,0 +1,4 @@
+import Daemon
+import Testing
+
+@Test func daemonBuilds() {}

@@ -1,0 +1,4 @@
+import Health
+import Testing
+
+@Test func healthBuilds() {}

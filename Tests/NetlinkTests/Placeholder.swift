@@ -1,0 +1,4 @@
+import Netlink
+import Testing
+
+@Test func netlinkBuilds() {}

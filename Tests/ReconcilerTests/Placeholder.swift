@@ -1,0 +1,4 @@
+import Reconciler
+import Testing
+
+@Test func reconcilerBuilds() {}
