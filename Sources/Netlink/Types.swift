@@ -58,7 +58,10 @@ public struct AddressInfo: Sendable, Equatable, Hashable {
     public var preferredLifetime: UInt32
     public var validLifetime: UInt32
 
-    public init(interfaceIndex: Int32, prefix: IPPrefix, flags: UInt32 = 0, preferredLifetime: UInt32 = .max, validLifetime: UInt32 = .max) {
+    public init(
+        interfaceIndex: Int32, prefix: IPPrefix, flags: UInt32 = 0, preferredLifetime: UInt32 = .max,
+        validLifetime: UInt32 = .max
+    ) {
         self.interfaceIndex = interfaceIndex
         self.prefix = prefix
         self.flags = flags
