@@ -74,7 +74,9 @@ public actor Agent {
                 return true
             }
             adopt(state, previous: previous)
-            logger.info("configuration applied (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes")
+            logger.info(
+                "configuration applied (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes"
+            )
             return true
         }
     }
@@ -90,7 +92,8 @@ public actor Agent {
             let deadline = ContinuousClock.now + state.drain.delay
             for prefix in removed where isAnnounced(prefix) {
                 retiring[prefix] = deadline
-                logger.info("\(prefix): removed from the configuration; withdrawn, address stays for \(state.drain.delay)")
+                logger.info(
+                    "\(prefix): removed from the configuration; withdrawn, address stays for \(state.drain.delay)")
                 scheduleReconcile(at: deadline)
             }
             for prefix in state.allPrefixes { retiring[prefix] = nil }
@@ -112,7 +115,8 @@ public actor Agent {
     // MARK: interface
 
     func observe() throws(NetlinkError) -> ObservedHost {
-        ObservedHost(links: try netlink.links(), addresses: try netlink.addresses(), ipv4ConfAll: try netlink.ipv4ConfAll())
+        ObservedHost(
+            links: try netlink.links(), addresses: try netlink.addresses(), ipv4ConfAll: try netlink.ipv4ConfAll())
     }
 
     func currentTarget(_ state: DesiredState) -> InterfaceTarget {
@@ -216,7 +220,7 @@ public actor Agent {
                 }
             }
             group.addTask {
-                for await _ in changes { await self.loadConfig(reason: "file changed") ; doorbell.yield() }
+                for await _ in changes { await self.loadConfig(reason: "file changed"); doorbell.yield() }
             }
             group.addTask {
                 while !Task.isCancelled {

@@ -1,9 +1,10 @@
+import Foundation
+
 // Watches the configuration file's directory with inotify, so that saves by editors and configuration
 // management (write a temporary file, rename it over the old one) are seen as well as in-place writes.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Foundation
 
 /// Yields once for every change to one file, seen through its directory.
 public final class ConfigWatcher: Sendable {
@@ -52,7 +53,10 @@ public final class ConfigWatcher: Sendable {
     private func readLoop(_ continuation: AsyncStream<Void>.Continuation) {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: stopPipe.read, events: Int16(POLLIN), revents: 0),
+            ]
             let ready = poll(&fds, 2, -1)
             if ready < 0 && errno == EINTR { continue }
             if ready < 0 || fds[1].revents != 0 { return }

@@ -1,10 +1,11 @@
+import Logging
+
 // One concise line per event on stderr. Under systemd (JOURNAL_STREAM set) each line carries a
 // syslog-style "<N>" priority prefix, which journald turns into the entry's level; timestamps come from
 // journald. Elsewhere the level is written as a word.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Logging
 
 /// A swift-log handler writing single lines to standard error.
 public struct StderrLogHandler: LogHandler {
@@ -27,7 +28,8 @@ public struct StderrLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let context = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
+        let context =
+            merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
         let prefix = journal ? "<\(Self.syslogPriority(event.level))>" : "\(event.level): "
         let line = prefix + "\(event.message)\(context)\n"
         var bytes = Array(line.utf8)

@@ -1,9 +1,10 @@
+import Dispatch
+
 // Unix signals as an async sequence: SIGHUP reloads, SIGTERM and SIGINT stop gracefully (a second one
 // stops at once). Signals are blocked from their default action and delivered through Dispatch.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Dispatch
 
 /// The signals anycastd acts on.
 public enum DaemonSignal: Sendable, Equatable {

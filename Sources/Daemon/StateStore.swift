@@ -1,10 +1,11 @@
+import Foundation
+import NetAddress
+
 // What anycastd remembers across restarts and reboots, in the state directory: the addresses it added to
 // an `existing` interface (so only those are ever removed) and which services are drained.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import Foundation
-import NetAddress
 
 /// Small line-oriented files in the state directory, written atomically (temporary file + rename).
 public struct StateStore: Sendable {

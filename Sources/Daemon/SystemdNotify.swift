@@ -1,7 +1,7 @@
 // sd_notify(3) without libsystemd: READY=1, STATUS=, STOPPING=1 and WATCHDOG=1 as datagrams to
 // $NOTIFY_SOCKET. A no-op when not started by systemd.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Tells systemd about the service's state when it runs under a `Type=notify` unit.
@@ -33,7 +33,9 @@ public enum SystemdNotify {
     /// Half the watchdog interval systemd asked for, or nil when no watchdog is configured.
     public static var watchdogInterval: Duration? {
         guard let text = getenv("WATCHDOG_USEC"), let usec = UInt64(String(cString: text)), usec > 0 else { return nil }
-        if let pidText = getenv("WATCHDOG_PID"), let pid = Int32(String(cString: pidText)), pid != getpid() { return nil }
+        if let pidText = getenv("WATCHDOG_PID"), let pid = Int32(String(cString: pidText)), pid != getpid() {
+            return nil
+        }
         return .microseconds(Int64(usec / 2))
     }
 }

@@ -71,7 +71,9 @@ struct Check: ParsableCommand {
         let path = file ?? options.config
         switch ConfigLoader.load(path: path) {
         case .success(let state):
-            print("\(path): ok (\(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers)")
+            print(
+                "\(path): ok (\(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers)"
+            )
         case .failure(let error):
             for diagnostic in error.diagnostics {
                 FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
