@@ -65,7 +65,10 @@ public struct InterfaceConfig: Sendable, Equatable {
     public var uplinks: [String]
     public var sysctl: InterfaceSysctl
 
-    public init(name: String = "anycast0", kind: InterfaceKind = .dummy, uplinks: [String] = [], sysctl: InterfaceSysctl = .init()) {
+    public init(
+        name: String = "anycast0", kind: InterfaceKind = .dummy, uplinks: [String] = [],
+        sysctl: InterfaceSysctl = .init()
+    ) {
         self.name = name
         self.kind = kind
         self.uplinks = uplinks
@@ -210,7 +213,10 @@ public struct CheckConfig: Sendable, Equatable {
     /// Failures in a row to become down; default 2.
     public var fall: Int
 
-    public init(kind: CheckKind, interval: Duration = .seconds(1), timeout: Duration = .milliseconds(500), rise: Int = 2, fall: Int = 2) {
+    public init(
+        kind: CheckKind, interval: Duration = .seconds(1), timeout: Duration = .milliseconds(500), rise: Int = 2,
+        fall: Int = 2
+    ) {
         self.kind = kind
         self.interval = interval
         self.timeout = timeout
