@@ -75,7 +75,7 @@ public actor Agent {
             }
             adopt(state, previous: previous)
             logger.info(
-                "configuration applied (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes"
+                "configuration loaded (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes"
             )
             return true
         }
