@@ -54,7 +54,7 @@ public struct PeerStatus: Codable, Sendable, Equatable {
     public var updatesReceived: Int
 }
 
-public struct CheckStatus: Codable, Sendable, Equatable {
+public struct CheckReport: Codable, Sendable, Equatable {
     public var check: String
     public var up: Bool
     public var successes: Int
@@ -75,7 +75,7 @@ public struct ServiceStatus: Codable, Sendable, Equatable {
     public var name: String
     public var healthy: Bool
     public var drained: Bool
-    public var checks: [CheckStatus]
+    public var checks: [CheckReport]
     public var prefixes: [PrefixStatus]
 }
 

@@ -20,7 +20,7 @@ private func sampleStatus() -> StatusSnapshot {
             ServiceStatus(
                 name: "dns", healthy: true, drained: false,
                 checks: [
-                    CheckStatus(
+                    CheckReport(
                         check: "dns 192.0.2.53:53 . SOA", up: true, successes: 4, failures: 0, lastResult: "NOERROR")
                 ],
                 prefixes: [
