@@ -1,9 +1,11 @@
-// The agent: one actor owns the desired state (the last valid configuration) and what was observed, and
-// turns every input (configuration edits, SIGHUP, netlink events, timers) into a fresh plan for the host.
+// The agent: one actor owns the desired state (the last valid configuration), what netlink observed,
+// service health, drains and what each peer was given, and turns every input (configuration edits,
+// SIGHUP, netlink events, health changes, control commands, timers) into a fresh plan at once.
 // Netlink events only ring a doorbell that holds at most one pending ring, so a burst of events (for
 // example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
 import Config
 import Foundation
+import Health
 import Logging
 import NetAddress
 import Netlink
@@ -26,6 +28,8 @@ public actor Agent {
     let options: AgentOptions
     let logger: Logger
     let netlink: NetlinkSocket
+    let announcer: any Announcer
+    let health: HealthMonitor
     /// The last configuration that parsed and validated; nil before the first one.
     var desired: DesiredState?
     /// Errors of the last load that failed, cleared by the next good one.
@@ -36,15 +40,27 @@ public actor Agent {
     /// Prefixes removed from the configuration that stay on the interface until the drain delay passed.
     var retiring: [IPPrefix: ContinuousClock.Instant] = [:]
     var lastObserved = ObservedHost()
+    var lastWarnings: [String] = []
+    /// Services whose checks are all up.
+    var healthy: Set<String> = []
+    /// Drained services, persisted; `*` is the whole host.
+    var drains: Set<String> = []
+    /// When each drain began in this process; a drain restored from disk has none (already withdrawn).
+    var drainStarted: [String: ContinuousClock.Instant] = [:]
+    /// When a graceful stop began.
+    var stopStarted: ContinuousClock.Instant?
+    /// What each peer was last told to have.
+    var lastRoutes: [String: [IPPrefix: Announcement]] = [:]
+    var lastVerdicts: [IPPrefix: PrefixVerdict] = [:]
     /// Reconcile requests; buffering the newest one only coalesces bursts.
     let doorbell: AsyncStream<Void>.Continuation
-    private let doorbellStream: AsyncStream<Void>
-    var lastWarnings: [String] = []
-    var stopping = false
+    let doorbellStream: AsyncStream<Void>
 
-    public init(options: AgentOptions, logger: Logger) throws {
+    public init(options: AgentOptions, logger: Logger, announcer: any Announcer = NoAnnouncer()) throws {
         self.options = options
         self.logger = logger
+        self.announcer = announcer
+        self.health = HealthMonitor()
         do {
             self.netlink = try NetlinkSocket()
         } catch {
@@ -57,7 +73,7 @@ public actor Agent {
 
     /// Loads the file; on success it becomes the desired state, on failure the last good one stays.
     @discardableResult
-    func loadConfig(reason: String) -> Bool {
+    func loadConfig(reason: String) async -> Bool {
         switch ConfigLoader.load(path: options.configPath) {
         case .failure(let error):
             configErrors = error.diagnostics
@@ -68,43 +84,57 @@ public actor Agent {
             return false
         case .success(let state):
             configErrors = []
-            let previous = desired
-            if previous == state {
+            if desired == state {
                 logger.info("configuration unchanged (\(reason))")
                 return true
             }
-            adopt(state, previous: previous)
+            await adopt(state)
             logger.info(
-                "configuration loaded (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes"
+                "configuration loaded (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers"
             )
             return true
         }
     }
 
-    private func adopt(_ state: DesiredState, previous: DesiredState?) {
+    /// Makes a valid configuration the desired state. Prefixes that left it and were announced stay on the
+    /// interface for the drain delay, so routers converge before the address goes.
+    func adopt(_ state: DesiredState) async {
         if store?.directory != state.stateDirectory {
             let store = StateStore(directory: state.stateDirectory)
             self.store = store
             owned = store.loadOwnedAddresses()
+            drains = store.loadDrains()
+            for drain in drains.sorted() {
+                logger.notice("\(drain == "*" ? "host" : drain): drained (kept from before the restart)")
+            }
         }
-        if let previous {
+        if let previous = desired {
             let removed = Set(previous.allPrefixes).subtracting(state.allPrefixes)
+            let established = await announcer.establishedPeers()
             let deadline = ContinuousClock.now + state.drain.delay
-            for prefix in removed where isAnnounced(prefix) {
+            for prefix in removed.sorted() {
+                let announced = lastRoutes.contains { established.contains($0.key) && $0.value[prefix] != nil }
+                guard announced else { continue }
                 retiring[prefix] = deadline
                 logger.info(
-                    "\(prefix): removed from the configuration; withdrawn, address stays for \(state.drain.delay)")
-                scheduleReconcile(at: deadline)
+                    "\(prefix): removed from the configuration; withdrawn, address removed in \(formatDuration(state.drain.delay))"
+                )
+                scheduleWakeUp(at: deadline)
             }
             for prefix in state.allPrefixes { retiring[prefix] = nil }
         }
         desired = state
+        // A service without checks is healthy from the start; the others start down until they rise.
+        for service in state.services where service.checks.isEmpty { healthy.insert(service.name) }
+        health.update(
+            services: state.services.map { service in
+                (name: service.name, checks: service.checks, defaultDNSServer: service.prefixes.first?.address)
+            })
+        await announcer.configure(state)
     }
 
-    /// Whether any peer currently has the prefix; removal then waits for the drain delay.
-    func isAnnounced(_ prefix: IPPrefix) -> Bool { false }
-
-    func scheduleReconcile(at deadline: ContinuousClock.Instant) {
+    /// Rings the doorbell at a deadline (drain delays, retries).
+    func scheduleWakeUp(at deadline: ContinuousClock.Instant) {
         let doorbell = self.doorbell
         Task {
             try? await Task.sleep(until: deadline, clock: .continuous)
@@ -112,121 +142,88 @@ public actor Agent {
         }
     }
 
-    // MARK: interface
+    // MARK: one pass
 
-    func observe() throws(NetlinkError) -> ObservedHost {
-        ObservedHost(
-            links: try netlink.links(), addresses: try netlink.addresses(), ipv4ConfAll: try netlink.ipv4ConfAll())
+    /// Repairs the interface, then re-evaluates the announcement rule.
+    func reconcile() async {
+        reconcileInterface()
+        await updateAnnouncements()
     }
 
-    func currentTarget(_ state: DesiredState) -> InterfaceTarget {
-        let now = ContinuousClock.now
-        retiring = retiring.filter { $0.value > now }
-        return InterfaceTarget(state, draining: Set(retiring.keys), owned: owned)
-    }
-
-    /// Observes the host, plans, applies, and logs what changed. Returns false if anything failed.
-    @discardableResult
-    func reconcileInterface() -> Bool {
-        guard let state = desired else { return false }
-        let observed: ObservedHost
-        do {
-            observed = try observe()
-        } catch {
-            logger.error("cannot read the host's interfaces: \(error)")
-            return false
+    func healthChanged(_ service: ServiceHealth) async {
+        let was = healthy.contains(service.name)
+        if service.isUp { healthy.insert(service.name) } else { healthy.remove(service.name) }
+        if was != service.isUp || service.checks.isEmpty {
+            let detail = service.checks.map { "\($0.description): \($0.lastResult ?? "no result yet")" }
+                .joined(separator: "; ")
+            logger.notice(
+                "\(service.name): \(service.isUp ? "healthy" : "unhealthy")\(detail.isEmpty ? "" : " (\(detail))")")
         }
-        lastObserved = observed
-        let plan = InterfacePlanner.plan(target: currentTarget(state), observed: observed)
-        for error in plan.errors { logger.error("\(error)") }
-        if plan.warnings != lastWarnings {
-            for warning in plan.warnings { logger.warning("\(warning)") }
-            lastWarnings = plan.warnings
-        }
-        guard !plan.operations.isEmpty else { return plan.errors.isEmpty }
-        let results = netlink.apply(plan.operations)
-        var ok = plan.errors.isEmpty
-        for (operation, result) in zip(plan.operations, results) {
-            switch result {
-            case .success:
-                logger.info("\(operation)")
-                record(operation, kind: state.interface.kind)
-            case .failure(let error):
-                logger.error("\(error)")
-                ok = false
-            }
-        }
-        if let refreshed = try? observe() { lastObserved = refreshed }
-        if !ok { scheduleReconcile(at: .now + .seconds(1)) }
-        return ok
-    }
-
-    /// Remembers the addresses added to an existing interface, so only those are ever removed.
-    private func record(_ operation: NetlinkOperation, kind: InterfaceKind) {
-        guard kind == .existing else { return }
-        let before = owned
-        switch operation {
-        case .addAddress(_, let prefix): owned.insert(prefix)
-        case .deleteAddress(_, let prefix): owned.remove(prefix)
-        default: return
-        }
-        guard owned != before, let store else { return }
-        do { try store.saveOwnedAddresses(owned) } catch { logger.error("\(error)") }
-    }
-
-    /// Whether a netlink event concerns the interfaces anycastd manages.
-    func isRelevant(_ event: NetlinkEvent) -> Bool {
-        guard let state = desired else { return false }
-        let names = Set([state.interface.name] + state.interface.uplinks)
-        switch event {
-        case .overrun: return true
-        case .linkChanged(let link): return names.contains(link.name)
-        case .linkRemoved(_, let name): return names.contains(name)
-        case .addressAdded(let address), .addressRemoved(let address):
-            guard let index = lastObserved.link(named: state.interface.name)?.index else { return true }
-            return address.interfaceIndex == index
-        }
+        await updateAnnouncements()
     }
 
     // MARK: running
 
     /// Runs until SIGTERM/SIGINT. Returns the process exit status.
     public func run() async -> Int32 {
-        guard loadConfig(reason: "start") else {
+        guard await loadConfig(reason: "start"), let state = desired else {
             logger.critical("no valid configuration at \(options.configPath); not starting")
-            return 78
+            return ExitStatus.config
         }
         let monitor: NetlinkMonitor
         let watcher: ConfigWatcher
+        let control: ControlServer
         do {
             monitor = try NetlinkMonitor()
             watcher = try ConfigWatcher(path: options.configPath)
+            control = try await ControlServer.start(
+                path: state.control.socket, group: .singletonMultiThreadedEventLoopGroup
+            ) {
+                [self] request in await self.handle(request)
+            }
         } catch {
             logger.critical("\(error)")
-            return 1
+            return ExitStatus.failure
         }
-        reconcileInterface()
+        await reconcile()
         SystemdNotify.send("READY=1\nSTATUS=running")
 
         let doorbell = self.doorbell
         let events = monitor.events()
         let changes = watcher.changes()
         let interval = options.resyncInterval
-        return await withTaskGroup(of: Void.self) { group in
+        let healthEvents = health.events
+        let sessionEvents = announcer.sessionEvents
+        let (finishes, finish) = AsyncStream.makeStream(of: Int32.self)
+        let status = await withTaskGroup(of: Int32?.self) { group -> Int32 in
             group.addTask {
                 for await event in events where await self.isRelevant(event) {
                     if event == .overrun { self.logger.warning("netlink events lost (ENOBUFS); full resync") }
                     doorbell.yield()
                 }
+                return nil
             }
             group.addTask {
-                for await _ in changes { await self.loadConfig(reason: "file changed"); doorbell.yield() }
+                for await _ in changes {
+                    await self.loadConfig(reason: "file changed")
+                    doorbell.yield()
+                }
+                return nil
+            }
+            group.addTask {
+                for await service in healthEvents { await self.healthChanged(service) }
+                return nil
+            }
+            group.addTask {
+                for await _ in sessionEvents { doorbell.yield() }
+                return nil
             }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     doorbell.yield()
                 }
+                return nil
             }
             if let watchdog = SystemdNotify.watchdogInterval {
                 group.addTask {
@@ -234,28 +231,66 @@ public actor Agent {
                         SystemdNotify.send("WATCHDOG=1")
                         try? await Task.sleep(for: watchdog)
                     }
+                    return nil
                 }
             }
             group.addTask {
-                for await _ in self.doorbellStream {
-                    await self.reconcileInterface()
-                }
+                for await _ in self.doorbellStream { await self.reconcile() }
+                return nil
             }
-            for await signal in SignalSource.signals() {
-                switch signal {
-                case .reload:
-                    loadConfig(reason: "SIGHUP")
-                    doorbell.yield()
-                case .stop:
-                    logger.info("stopping")
-                    SystemdNotify.send("STOPPING=1")
-                    monitor.stop()
-                    watcher.stop()
-                    group.cancelAll()
-                    return 0
+            group.addTask {
+                var stopRequested = false
+                for await signal in SignalSource.signals() {
+                    switch signal {
+                    case .reload:
+                        await self.loadConfig(reason: "SIGHUP")
+                        doorbell.yield()
+                    case .stop where stopRequested:
+                        self.logger.warning("second stop signal: exiting at once")
+                        finish.yield(ExitStatus.ok)
+                    case .stop:
+                        stopRequested = true
+                        Task {
+                            await self.gracefulStop()
+                            finish.yield(ExitStatus.ok)
+                        }
+                    }
                 }
+                return nil
             }
-            return 0
+            for await code in finishes {
+                group.cancelAll()
+                return code
+            }
+            return ExitStatus.ok
         }
+        monitor.stop()
+        watcher.stop()
+        health.stop()
+        await control.stop()
+        return status
+    }
+
+    /// The stop sequence: the drain sequence for everything, then Cease/Administrative Shutdown.
+    /// Addresses and the interface stay, so services bound to them keep answering.
+    func gracefulStop() async {
+        SystemdNotify.send("STOPPING=1")
+        let established = await announcer.establishedPeers()
+        let announced = lastRoutes.contains { established.contains($0.key) && !$0.value.isEmpty }
+        stopStarted = .now
+        let delay = desired?.drain.delay ?? .zero
+        if announced {
+            let graceful = desired?.drain.gracefulShutdown == true
+            logger.notice(
+                "stopping: \(graceful ? "GRACEFUL_SHUTDOWN now, withdrawing" : "withdrawing now, waiting") \(formatDuration(delay))"
+            )
+            await updateAnnouncements()
+            try? await Task.sleep(for: delay)
+            await updateAnnouncements()
+        } else {
+            logger.notice("stopping: nothing announced")
+        }
+        await announcer.shutdown(message: "anycastd stopping")
+        logger.notice("stopped")
     }
 }

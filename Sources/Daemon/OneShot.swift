@@ -16,8 +16,10 @@ public enum ExitStatus {
 
 extension Agent {
     /// Plans once; prints the plan (dry run) or applies it. Returns the exit status.
-    public func reconcileOnce(dryRun: Bool) -> Int32 {
-        guard loadConfig(reason: dryRun ? "dry run" : "once"), let state = desired else { return ExitStatus.config }
+    public func reconcileOnce(dryRun: Bool) async -> Int32 {
+        guard await loadConfig(reason: dryRun ? "dry run" : "once"), let state = desired else {
+            return ExitStatus.config
+        }
         if dryRun {
             let observed: ObservedHost
             do {

@@ -5,16 +5,16 @@ import Foundation
 /// The whole agent at one instant.
 public struct StatusSnapshot: Codable, Sendable, Equatable {
     public var version: String
-    public var config: ConfigStatus
-    public var interface: InterfaceStatus
+    public var config: ConfigReport
+    public var interface: InterfaceReport
     public var hostDrained: Bool
     public var stopping: Bool
-    public var peers: [PeerStatus]
-    public var services: [ServiceStatus]
+    public var peers: [PeerReport]
+    public var services: [ServiceReport]
 
     public init(
-        version: String, config: ConfigStatus, interface: InterfaceStatus, hostDrained: Bool, stopping: Bool,
-        peers: [PeerStatus], services: [ServiceStatus]
+        version: String, config: ConfigReport, interface: InterfaceReport, hostDrained: Bool, stopping: Bool,
+        peers: [PeerReport], services: [ServiceReport]
     ) {
         self.version = version
         self.config = config
@@ -26,20 +26,20 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     }
 }
 
-public struct ConfigStatus: Codable, Sendable, Equatable {
+public struct ConfigReport: Codable, Sendable, Equatable {
     public var path: String
     /// False when the last edit was rejected; the last good state is still applied.
     public var valid: Bool
     public var errors: [String]
 }
 
-public struct InterfaceStatus: Codable, Sendable, Equatable {
+public struct InterfaceReport: Codable, Sendable, Equatable {
     public var name: String
     public var present: Bool
     public var up: Bool
 }
 
-public struct PeerStatus: Codable, Sendable, Equatable {
+public struct PeerReport: Codable, Sendable, Equatable {
     public var name: String
     public var address: String
     public var asn: UInt32
@@ -62,7 +62,7 @@ public struct CheckReport: Codable, Sendable, Equatable {
     public var lastResult: String
 }
 
-public struct PrefixStatus: Codable, Sendable, Equatable {
+public struct PrefixReport: Codable, Sendable, Equatable {
     public var prefix: String
     public var addressPresent: Bool
     public var announcedTo: [String]
@@ -71,12 +71,12 @@ public struct PrefixStatus: Codable, Sendable, Equatable {
     public var blockedBy: String?
 }
 
-public struct ServiceStatus: Codable, Sendable, Equatable {
+public struct ServiceReport: Codable, Sendable, Equatable {
     public var name: String
     public var healthy: Bool
     public var drained: Bool
     public var checks: [CheckReport]
-    public var prefixes: [PrefixStatus]
+    public var prefixes: [PrefixReport]
 }
 
 extension StatusSnapshot {

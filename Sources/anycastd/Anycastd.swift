@@ -6,7 +6,6 @@ import Foundation
 import Logging
 
 let defaultConfigPath = "/etc/anycastd/anycastd.json"
-let anycastdVersion = "0.1.0"
 
 @main
 struct Anycastd: AsyncParsableCommand {
@@ -14,7 +13,7 @@ struct Anycastd: AsyncParsableCommand {
         commandName: "anycastd",
         abstract: "Announce anycast service addresses over BGP while the local service is healthy.",
         version: anycastdVersion,
-        subcommands: [Reconcile.self, Check.self, Version.self]
+        subcommands: [Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Version.self]
     )
 }
 
@@ -86,4 +85,74 @@ struct Check: ParsableCommand {
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version.")
     func run() { print("anycastd \(anycastdVersion)") }
+}
+
+/// Where the control socket is: `--socket`, else the configuration's `control.socket`, else the default.
+struct ControlOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "The desired-state file (to find the control socket).")
+    var config: String = defaultConfigPath
+
+    @Option(help: "The control socket (default: control.socket from the configuration).")
+    var socket: String?
+
+    func socketPath() -> String {
+        if let socket { return socket }
+        if case .success(let state) = ConfigLoader.load(path: config) { return state.control.socket }
+        return ControlConfig().socket
+    }
+
+    func send(_ request: ControlRequest) throws -> ControlResponse {
+        do {
+            return try ControlClient.send(request, to: socketPath())
+        } catch {
+            FileHandle.standardError.write(Data("anycastd: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.unavailable)
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show peers, services, health and announcements.")
+
+    @OptionGroup var control: ControlOptions
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    func run() throws {
+        let response = try control.send(ControlRequest(command: .status))
+        guard let status = response.status else {
+            FileHandle.standardError.write(Data("anycastd: \(response.message ?? "no status")\n".utf8))
+            throw ExitCode(ExitStatus.failure)
+        }
+        print(json ? status.json() : status.text())
+    }
+}
+
+struct Drain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Withdraw services (all when none given) from every peer, gracefully; kept across restarts.")
+
+    @OptionGroup var control: ControlOptions
+
+    @Argument(help: "Services to drain; none means the whole host.")
+    var services: [String] = []
+
+    func run() throws { try report(control.send(ControlRequest(command: .drain, services: services))) }
+}
+
+struct Undrain: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "End drains (all when no service is given).")
+
+    @OptionGroup var control: ControlOptions
+
+    @Argument(help: "Services to undrain; none means every drain, the host's included.")
+    var services: [String] = []
+
+    func run() throws { try report(control.send(ControlRequest(command: .undrain, services: services))) }
+}
+
+func report(_ response: ControlResponse) throws {
+    if let message = response.message { print(message) }
+    if !response.ok { throw ExitCode(ExitStatus.failure) }
 }

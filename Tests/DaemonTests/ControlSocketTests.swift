@@ -7,24 +7,24 @@ import Testing
 private func sampleStatus() -> StatusSnapshot {
     StatusSnapshot(
         version: "test",
-        config: ConfigStatus(path: "/etc/anycastd/anycastd.json", valid: false, errors: ["x.json:1:2: a: b"]),
-        interface: InterfaceStatus(name: "anycast0", present: true, up: true), hostDrained: false, stopping: false,
+        config: ConfigReport(path: "/etc/anycastd/anycastd.json", valid: false, errors: ["x.json:1:2: a: b"]),
+        interface: InterfaceReport(name: "anycast0", present: true, up: true), hostDrained: false, stopping: false,
         peers: [
-            PeerStatus(
+            PeerReport(
                 name: "core1", address: "10.0.0.1", asn: 65000, state: "Established", since: 1, lastErrorSent: nil,
                 lastErrorReceived: "Cease/Administrative Shutdown", prefixesSent: 2, prefixesReceived: 0,
                 updatesSent: 1,
                 updatesReceived: 0)
         ],
         services: [
-            ServiceStatus(
+            ServiceReport(
                 name: "dns", healthy: true, drained: false,
                 checks: [
                     CheckReport(
                         check: "dns 192.0.2.53:53 . SOA", up: true, successes: 4, failures: 0, lastResult: "NOERROR")
                 ],
                 prefixes: [
-                    PrefixStatus(
+                    PrefixReport(
                         prefix: "192.0.2.53/32", addressPresent: true, announcedTo: ["core1"], gracefulShutdown: false,
                         blockedBy: nil)
                 ])
