@@ -125,7 +125,7 @@ extension ConfigDecoder {
             return nil
         }
         if let problem = anycastAddressProblem(prefix.address) {
-            report(node.position, path, "prefix \(prefix) \(problem) and cannot be announced")
+            report(node.position, path, "prefix \(prefix) cannot be announced: \(problem)")
             return nil
         }
         guard text == prefix.description else {
