@@ -43,12 +43,12 @@ extension ConfigDecoder {
     }
 
     private func asnValue(_ node: JSONNode, _ path: JSONPath) -> UInt32? {
-        guard let value = integer(node, path, in: Int64.min...Int64.max) else { return nil }
-        if let problem = asnProblem(value) {
+        // 0 and 23456 get their own explanation; everything else outside 1...2^32-1 is plainly out of range.
+        if case .number(let text) = node.value, let value = Int64(text), let problem = asnProblem(value) {
             report(node.position, path, problem)
             return nil
         }
-        return UInt32(value)
+        return integer(node, path, in: 1...Int64(UInt32.max)).map { UInt32($0) }
     }
 
     /// RFC 4271 section 4.2: 0 (no keepalives) or 3 to 65535 seconds, in whole seconds.

@@ -28,13 +28,12 @@ private func decimal(_ text: Substring, max: UInt32) -> UInt32? {
     return UInt32(value)
 }
 
-/// Why an ASN cannot be used, or nil when it can.
+/// Why an ASN in 0...2^32-1 cannot be used, or nil when it can (range errors are reported elsewhere).
 func asnProblem(_ asn: Int64) -> String? {
     switch asn {
     case 0: "ASN 0 is reserved and cannot be used in a session (RFC 7607)"
     case 23456: "ASN 23456 is AS_TRANS (RFC 6793), a placeholder for 4-byte ASNs; use the real ASN"
-    case 1...Int64(UInt32.max): nil
-    default: "ASN \(asn) is out of range; expected 1 to 4294967295"
+    default: nil
     }
 }
 
