@@ -3,19 +3,13 @@
 // for the address family that does not match the session's transport).
 import NetAddress
 
-/// What the services section needs to know about a peer for its cross-checks.
-struct PeerSummary {
-    var name: String
-    var families: Set<AddressFamily>
-}
-
 extension ConfigDecoder {
     static let peerKeys = [
         "name", "address", "asn", "localAddress", "passive", "multihop", "ttlSecurity", "passwordFile", "holdTime",
         "families", "nextHop", "asPathPrepend", "med", "communities", "largeCommunities", "port", "bfd",
     ]
 
-    func decodeBGP(_ node: JSONNode, _ path: JSONPath) -> (config: BGPConfig, peers: [PeerSummary])? {
+    func decodeBGP(_ node: JSONNode, _ path: JSONPath) -> BGPConfig? {
         guard let view = object(node, path, known: ["asn", "routerId", "holdTime", "peers"]) else { return nil }
         let asn = required(view, "asn", asnValue)
         let routerId = required(view, "routerId", ipv4Address)
@@ -25,21 +19,19 @@ extension ConfigDecoder {
         var config = BGPConfig(asn: asn?.value ?? 0, routerId: routerId?.value ?? IPv4Address(0))
         if let holdTime = field(view, "holdTime", holdTime) { config.holdTime = holdTime.value }
 
-        var summaries: [PeerSummary] = []
         if let peers = field(view, "peers", array) {
             var names: [Located<String>] = []
             var addresses: [Located<IPAddress>] = []
             for element in peers.value {
                 guard let decoded = decodePeer(element.node, element.path, localASN: asn?.value) else { continue }
                 config.peers.append(decoded.peer)
-                summaries.append(PeerSummary(name: decoded.peer.name, families: Set(decoded.peer.families)))
                 if let name = decoded.name { names.append(name) }
                 if let address = decoded.address { addresses.append(address) }
             }
             reportDuplicates(names, what: "peer name", describe: quoteJSONString)
             reportDuplicates(addresses, what: "peer address")
         }
-        return (config, summaries)
+        return config
     }
 
     private func asnValue(_ node: JSONNode, _ path: JSONPath) -> UInt32? {
