@@ -50,8 +50,8 @@ extension ConfigDecoder {
         if milliseconds % 1000 != 0 || (milliseconds > 0 && milliseconds < 3000) {
             report(
                 node.position, path,
-                "hold time must be 0s (no keepalives) or 3s to 65535s in whole seconds (RFC 4271), got \(formatDuration(value))"
-            )
+                "hold time must be 0s (no keepalives) or 3s to 65535s in whole seconds (RFC 4271), "
+                    + "got \(formatDuration(value))")
             return nil
         }
         return value
@@ -145,8 +145,8 @@ extension ConfigDecoder {
         if case .v6(let v6) = address, v6.isLinkLocal {
             report(
                 node.position, path,
-                "link-local peer address \(address) needs an interface scope, which is not supported; use a global address"
-            )
+                "link-local peer address \(address) needs an interface scope, which is not supported; "
+                    + "use a global address")
             return nil
         }
         return address
