@@ -3,19 +3,13 @@
 // for the address family that does not match the session's transport).
 import NetAddress
 
-/// What the services section needs to know about a peer for its cross-checks.
-struct PeerSummary {
-    var name: String
-    var families: Set<AddressFamily>
-}
-
 extension ConfigDecoder {
     static let peerKeys = [
         "name", "address", "asn", "localAddress", "passive", "multihop", "ttlSecurity", "passwordFile", "holdTime",
         "families", "nextHop", "asPathPrepend", "med", "communities", "largeCommunities", "port", "bfd",
     ]
 
-    func decodeBGP(_ node: JSONNode, _ path: JSONPath) -> (config: BGPConfig, peers: [PeerSummary])? {
+    func decodeBGP(_ node: JSONNode, _ path: JSONPath) -> BGPConfig? {
         guard let view = object(node, path, known: ["asn", "routerId", "holdTime", "peers"]) else { return nil }
         let asn = required(view, "asn", asnValue)
         let routerId = required(view, "routerId", ipv4Address)
@@ -25,30 +19,28 @@ extension ConfigDecoder {
         var config = BGPConfig(asn: asn?.value ?? 0, routerId: routerId?.value ?? IPv4Address(0))
         if let holdTime = field(view, "holdTime", holdTime) { config.holdTime = holdTime.value }
 
-        var summaries: [PeerSummary] = []
         if let peers = field(view, "peers", array) {
             var names: [Located<String>] = []
             var addresses: [Located<IPAddress>] = []
             for element in peers.value {
                 guard let decoded = decodePeer(element.node, element.path, localASN: asn?.value) else { continue }
                 config.peers.append(decoded.peer)
-                summaries.append(PeerSummary(name: decoded.peer.name, families: Set(decoded.peer.families)))
                 if let name = decoded.name { names.append(name) }
                 if let address = decoded.address { addresses.append(address) }
             }
             reportDuplicates(names, what: "peer name", describe: quoteJSONString)
             reportDuplicates(addresses, what: "peer address")
         }
-        return (config, summaries)
+        return config
     }
 
     private func asnValue(_ node: JSONNode, _ path: JSONPath) -> UInt32? {
-        guard let value = integer(node, path, in: Int64.min...Int64.max) else { return nil }
-        if let problem = asnProblem(value) {
+        // 0 and 23456 get their own explanation; everything else outside 1...2^32-1 is plainly out of range.
+        if case .number(let text) = node.value, let value = Int64(text), let problem = asnProblem(value) {
             report(node.position, path, problem)
             return nil
         }
-        return UInt32(value)
+        return integer(node, path, in: 1...Int64(UInt32.max)).map { UInt32($0) }
     }
 
     /// RFC 4271 section 4.2: 0 (no keepalives) or 3 to 65535 seconds, in whole seconds.
@@ -58,8 +50,8 @@ extension ConfigDecoder {
         if milliseconds % 1000 != 0 || (milliseconds > 0 && milliseconds < 3000) {
             report(
                 node.position, path,
-                "hold time must be 0s (no keepalives) or 3s to 65535s in whole seconds (RFC 4271), got \(formatDuration(value))"
-            )
+                "hold time must be 0s (no keepalives) or 3s to 65535s in whole seconds (RFC 4271), "
+                    + "got \(formatDuration(value))")
             return nil
         }
         return value
@@ -153,8 +145,8 @@ extension ConfigDecoder {
         if case .v6(let v6) = address, v6.isLinkLocal {
             report(
                 node.position, path,
-                "link-local peer address \(address) needs an interface scope, which is not supported; use a global address"
-            )
+                "link-local peer address \(address) needs an interface scope, which is not supported; "
+                    + "use a global address")
             return nil
         }
         return address

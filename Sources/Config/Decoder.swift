@@ -192,7 +192,8 @@ final class ConfigDecoder {
                 self.report(
                     node.position, path,
                     digitsOnly
-                        ? "duration \(quoteJSONString(text)) has no unit; write for example \"\(text)s\" or \"\(text)ms\""
+                        ? "duration \(quoteJSONString(text)) has no unit; "
+                            + "write for example \"\(text)s\" or \"\(text)ms\""
                         : "invalid duration \(quoteJSONString(text)); expected a number and a unit (ms, s, m or h) "
                             + "in whole milliseconds, such as \"500ms\", \"1.5s\" or \"10m\"")
                 return nil
@@ -200,8 +201,8 @@ final class ConfigDecoder {
             guard range.contains(duration) else {
                 self.report(
                     node.position, path,
-                    "\(text) is out of range; expected \(formatDuration(range.lowerBound)) to \(formatDuration(range.upperBound))"
-                )
+                    "\(text) is out of range; expected \(formatDuration(range.lowerBound)) "
+                        + "to \(formatDuration(range.upperBound))")
                 return nil
             }
             return duration
@@ -260,8 +261,8 @@ final class ConfigDecoder {
         guard let community = parseCommunity(text) else {
             report(
                 node.position, path,
-                "invalid community \(quoteJSONString(text)); expected ASN:VALUE with each part 0 to 65535, such as \"65011:53\""
-            )
+                "invalid community \(quoteJSONString(text)); expected ASN:VALUE with each part 0 to 65535, "
+                    + "such as \"65011:53\"")
             return nil
         }
         return community

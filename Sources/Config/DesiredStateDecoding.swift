@@ -19,12 +19,10 @@ extension ConfigDecoder {
         let interface = top["interface"].flatMap { decodeInterface($0, top.path.appending("interface")) } ?? .init()
         // No bgp section means a host that only manages addresses: no peers, nothing announced. The model
         // still needs an ASN and router ID, so they are 0 and 0.0.0.0, which no session can use.
-        let bgpDecoded = top["bgp"].flatMap { decodeBGP($0, top.path.appending("bgp")) }
-        let bgp = bgpDecoded?.config ?? BGPConfig(asn: 0, routerId: IPv4Address(0))
-        let services =
-            top["services"].flatMap {
-                decodeServices($0, top.path.appending("services"), peers: bgpDecoded?.peers ?? [])
-            } ?? []
+        let bgp =
+            top["bgp"].flatMap { decodeBGP($0, top.path.appending("bgp")) }
+            ?? BGPConfig(asn: 0, routerId: IPv4Address(0))
+        let services = top["services"].flatMap { decodeServices($0, top.path.appending("services"), bgp: bgp) } ?? []
         let drain = top["drain"].flatMap { decodeDrain($0, top.path.appending("drain")) } ?? .init()
         let control = top["control"].flatMap { decodeControl($0, top.path.appending("control")) } ?? .init()
         let metrics = top["metrics"].flatMap { decodeMetrics($0, top.path.appending("metrics")) } ?? .init()

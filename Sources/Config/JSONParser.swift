@@ -180,6 +180,9 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
+            guard peek != nil else {
+                throw error("unexpected end of file; the object opened at \(start) is not closed", path: path)
+            }
             guard peek == UInt8(ascii: "\"") else {
                 if peek.map(isWordByte) == true {
                     throw error("object keys must be strings in double quotes", path: path)
@@ -238,6 +241,9 @@ struct JSONParser {
         }
         while true {
             skipWhitespace()
+            guard peek != nil else {
+                throw error("unexpected end of file; the array opened at \(start) is not closed", path: path)
+            }
             elements.append(try parseValue(path: path.appending(elements.count), depth: depth + 1))
             skipWhitespace()
             switch peek {

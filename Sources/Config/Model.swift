@@ -5,6 +5,7 @@ import NetAddress
 /// The whole desired state of one host.
 public struct DesiredState: Sendable, Equatable {
     public var interface: InterfaceConfig
+    /// A file without a `bgp` section gives ASN 0, router ID 0.0.0.0 and no peers: addresses only, nothing announced.
     public var bgp: BGPConfig
     public var services: [ServiceConfig]
     public var drain: DrainConfig
@@ -104,15 +105,16 @@ public struct PeerConfig: Sendable, Equatable {
     public var localAddress: IPAddress?
     /// Only wait for the router to connect in.
     public var passive: Bool
-    /// TTL of outgoing BGP packets; 1 is directly connected eBGP. Default 1 (255 for iBGP).
+    /// TTL of outgoing BGP packets; 1 is directly connected eBGP. Default 1 (255 for iBGP unless ttlSecurity).
     public var multihop: Int
-    /// GTSM (RFC 5082): send TTL 255 and require 255 on receive.
+    /// GTSM (RFC 5082): send TTL 255 and require 255 on receive. The reader rejects it with multihop > 1.
     public var ttlSecurity: Bool
     /// File holding the TCP MD5 password (RFC 2385); never logged.
     public var passwordFile: String?
     /// Hold time offered to this peer; default the global one. 0 or at least 3 s.
     public var holdTime: Duration?
-    /// Address families to negotiate; default both families of the services using this peer.
+    /// Address families to negotiate. The reader's default is the session's own family, plus the other
+    /// family when `nextHop` has an address for it (a family over the other transport needs that next hop).
     public var families: [AddressFamily]
     public var nextHop: NextHopConfig
     /// How many extra times the local ASN is prepended.

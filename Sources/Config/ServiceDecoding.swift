@@ -15,8 +15,10 @@ extension ConfigDecoder {
         "NOTZONE",
     ]
 
-    func decodeServices(_ node: JSONNode, _ path: JSONPath, peers: [PeerSummary]) -> [ServiceConfig]? {
+    /// Services, checked against the already decoded `bgp` section (peer names, families, addresses).
+    func decodeServices(_ node: JSONNode, _ path: JSONPath, bgp: BGPConfig) -> [ServiceConfig]? {
         guard let elements = array(node, path) else { return nil }
+        let peers = bgp.peers
         var services: [ServiceConfig] = []
         var names: [Located<String>] = []
         var owners: [IPPrefix: (service: String, position: SourcePosition)] = [:]
@@ -42,6 +44,9 @@ extension ConfigDecoder {
                     }
                     owners[prefix.value] = (service.name, prefix.position)
                     service.prefixes.append(prefix.value)
+                    if let conflict = hostAddressConflict(prefix.value.address, bgp: bgp) {
+                        report(prefix.position, prefix.path, "prefix \(prefix.value) \(conflict)")
+                    }
                 }
             }
             let selected = field(view, "peers", list(string))
@@ -84,7 +89,7 @@ extension ConfigDecoder {
     /// A prefix of a family that none of the service's peers negotiates would silently never be
     /// announced; that is almost always a mistake, so it is reported at the prefix.
     private func checkFamiliesCarried(
-        _ service: ServiceConfig, view: ObjectView, peers: [PeerSummary], selected: Located<[Located<String>]>?
+        _ service: ServiceConfig, view: ObjectView, peers: [PeerConfig], selected: Located<[Located<String>]>?
     ) {
         guard !peers.isEmpty, let prefixNodes = field(view, "prefixes", array) else { return }
         let receivers = service.peers.isEmpty ? peers : peers.filter { service.peers.contains($0.name) }
@@ -102,6 +107,25 @@ extension ConfigDecoder {
                 "\(familyName(family)) prefix \(prefix) would never be announced: none of the service's peers "
                     + "(\(names)) carries \(family.rawValue); add \"\(family.rawValue)\" to a peer's families")
         }
+    }
+
+    /// An anycast address lives on many hosts at once, so it must not double as something that has to be
+    /// unique to this host or reach this host only: the router ID, a session endpoint or a next hop.
+    private func hostAddressConflict(_ address: IPAddress, bgp: BGPConfig) -> String? {
+        if case .v4(let v4) = address, v4 == bgp.routerId {
+            return "is also bgp.routerId; each host needs a router ID of its own, not an anycast address"
+        }
+        for peer in bgp.peers {
+            let quoted = quoteJSONString(peer.name)
+            if peer.address == address { return "is the address of peer \(quoted)" }
+            if peer.localAddress == address {
+                return "is the localAddress of peer \(quoted); a BGP session must use a unicast address of this host"
+            }
+            if address == peer.nextHop.ipv4.map(IPAddress.v4) || address == peer.nextHop.ipv6.map(IPAddress.v6) {
+                return "is a next hop of peer \(quoted); traffic must be sent to a unicast address of this host"
+            }
+        }
+        return nil
     }
 
     /// A host prefix (/32 or /128) written canonically, that can serve as an anycast address.
@@ -125,7 +149,7 @@ extension ConfigDecoder {
             return nil
         }
         if let problem = anycastAddressProblem(prefix.address) {
-            report(node.position, path, "prefix \(prefix) \(problem) and cannot be announced")
+            report(node.position, path, "prefix \(prefix) cannot be announced: \(problem)")
             return nil
         }
         guard text == prefix.description else {

@@ -28,13 +28,12 @@ private func decimal(_ text: Substring, max: UInt32) -> UInt32? {
     return UInt32(value)
 }
 
-/// Why an ASN cannot be used, or nil when it can.
+/// Why an ASN in 0...2^32-1 cannot be used, or nil when it can (range errors are reported elsewhere).
 func asnProblem(_ asn: Int64) -> String? {
     switch asn {
     case 0: "ASN 0 is reserved and cannot be used in a session (RFC 7607)"
     case 23456: "ASN 23456 is AS_TRANS (RFC 6793), a placeholder for 4-byte ASNs; use the real ASN"
-    case 1...Int64(UInt32.max): nil
-    default: "ASN \(asn) is out of range; expected 1 to 4294967295"
+    default: nil
     }
 }
 
@@ -109,18 +108,18 @@ func isValidDNSName(_ name: String) -> Bool {
 func anycastAddressProblem(_ address: IPAddress) -> String? {
     switch address {
     case .v4(let v4):
-        if v4.isUnspecified { return "is the unspecified address" }
-        if v4.value >> 24 == 127 { return "is a loopback address" }
-        if v4.value >> 28 == 0xE { return "is a multicast address" }
-        if v4.value == UInt32.max { return "is the broadcast address" }
-        if v4.value >> 28 == 0xF { return "is in the reserved range 240.0.0.0/4" }
+        if v4.isUnspecified { return "it is the unspecified address" }
+        if v4.value >> 24 == 127 { return "it is a loopback address" }
+        if v4.value >> 28 == 0xE { return "it is a multicast address" }
+        if v4.value == UInt32.max { return "it is the broadcast address" }
+        if v4.value >> 28 == 0xF { return "it is in the reserved range 240.0.0.0/4" }
         return nil
     case .v6(let v6):
-        if v6.isUnspecified { return "is the unspecified address" }
-        if v6.high == 0 && v6.low == 1 { return "is the loopback address" }
-        if v6.high >> 56 == 0xFF { return "is a multicast address" }
-        if v6.isLinkLocal { return "is a link-local address" }
-        if v6.high == 0 && v6.low >> 32 == 0xFFFF { return "is an IPv4-mapped address; use the IPv4 form" }
+        if v6.isUnspecified { return "it is the unspecified address" }
+        if v6.high == 0 && v6.low == 1 { return "it is the loopback address" }
+        if v6.high >> 56 == 0xFF { return "it is a multicast address" }
+        if v6.isLinkLocal { return "it is a link-local address" }
+        if v6.high == 0 && v6.low >> 32 == 0xFFFF { return "it is an IPv4-mapped address (write the IPv4 form)" }
         return nil
     }
 }

@@ -132,7 +132,9 @@ final class Connection {
                         guard errno == 0 else { throw NetlinkError(context: context, errno: errno) }
                         finished = true
                     case .ack(_, let errno, let text):
-                        guard errno == 0 else { throw NetlinkError(context: context, errno: errno, kernelMessage: text) }
+                        guard errno == 0 else {
+                            throw NetlinkError(context: context, errno: errno, kernelMessage: text)
+                        }
                         finished = true
                     default:
                         bodies.append(message.body)

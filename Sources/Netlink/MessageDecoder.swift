@@ -137,7 +137,8 @@ enum MessageDecoder {
                     guard attributeType(attribute) == Int(IFLA_INET_CONF) else { return }
                     let values = attributeBytes(attribute)
                     for key in IPv4DevConf.allCases where key.rawValue * 4 <= values.count {
-                        link.ipv4Conf[key] = values.loadUnaligned(fromByteOffset: (key.rawValue - 1) * 4, as: UInt32.self)
+                        link.ipv4Conf[key] = values.loadUnaligned(
+                            fromByteOffset: (key.rawValue - 1) * 4, as: UInt32.self)
                     }
                 }
             case Int(AF_INET6):

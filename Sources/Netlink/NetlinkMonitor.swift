@@ -52,7 +52,11 @@ public final class NetlinkMonitor: Sendable {
 
     /// Stops the reader thread and ends the stream; returns once the thread has exited.
     public func stop() {
-        guard let handle = thread.withLock({ thread in defer { thread = nil }; return thread }) else { return }
+        guard
+            let handle = thread.withLock({ thread in
+                defer { thread = nil }; return thread
+            })
+        else { return }
         var one: UInt64 = 1
         _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)
         if pthread_equal(handle, pthread_self()) == 0 {
@@ -98,7 +102,7 @@ private final class MonitorReader {
             switch connection.receive(wait: false) {
             case .success(let messages):
                 for message in messages {
-                    if let event = Self.event(message.body) { continuation.yield(event) }
+                    if let event = MonitorEvents.event(message.body) { continuation.yield(event) }
                 }
             case .failure(let error) where error.errno == EAGAIN || error.errno == EWOULDBLOCK: return
             case .failure(let error) where error.errno == EINTR: continue
@@ -111,7 +115,10 @@ private final class MonitorReader {
             }
         }
     }
+}
 
+/// Which decoded messages are events for the monitor's listener.
+enum MonitorEvents {
     static func event(_ body: MessageBody) -> NetlinkEvent? {
         switch body {
         case .link(let link): .linkChanged(link)

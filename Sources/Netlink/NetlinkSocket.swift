@@ -67,8 +67,13 @@ public final class NetlinkSocket: Sendable {
     /// batch that creates the link. `setIPv4ConfAll` writes /proc/sys/net/ipv4/conf/all/KEY (of the
     /// calling thread's network namespace), since rtnetlink has no way to set "all".
     public func apply(_ operations: [NetlinkOperation]) -> [Result<Void, NetlinkError>] {
+        apply(operations, dummyKind: "dummy")
+    }
+
+    /// `apply` with another link kind standing in for "dummy", for tests on kernels without it.
+    func apply(_ operations: [NetlinkOperation], dummyKind: String) -> [Result<Void, NetlinkError>] {
         connection.withLock { connection in
-            var planner = BatchPlanner(connection: connection, operations: operations)
+            var planner = BatchPlanner(connection: connection, operations: operations, dummyKind: dummyKind)
             return planner.run()
         }
     }
@@ -94,6 +99,7 @@ public final class NetlinkSocket: Sendable {
 private struct BatchPlanner {
     let connection: Connection
     let operations: [NetlinkOperation]
+    let dummyKind: String
     var results: [Result<Void, NetlinkError>?]
     /// Requests not yet sent, tagged with the index of their operation.
     var pending: [(tag: Int, request: NetlinkRequest)] = []
@@ -101,9 +107,10 @@ private struct BatchPlanner {
     var changingNames: Set<String> = []
     var indexes: [String: Result<Int32, KernelError>] = [:]
 
-    init(connection: Connection, operations: [NetlinkOperation]) {
+    init(connection: Connection, operations: [NetlinkOperation], dummyKind: String) {
         self.connection = connection
         self.operations = operations
+        self.dummyKind = dummyKind
         self.results = Array(repeating: nil, count: operations.count)
     }
 
@@ -120,7 +127,7 @@ private struct BatchPlanner {
             case .createDummy(let name):
                 // Create, then addrgenmode none while the link is still down, in the same batch. The kernel
                 // rejects IFLA_AF_SPEC inside a create request (EAFNOSUPPORT), so it is a separate message.
-                pending.append((tag, .newLink(name: name, kind: "dummy")))
+                pending.append((tag, .newLink(name: name, kind: dummyKind)))
                 pending.append((tag, .setAddrGenModeNone(name: name)))
                 changingNames.insert(name)
             case .deleteLink(let name):
