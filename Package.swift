@@ -37,6 +37,7 @@ let package = Package(
                 "BGP", "NetAddress",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -69,6 +70,18 @@ let package = Package(
             dependencies: [
                 "Daemon", "Config",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // Test tool: one BGP session to one router, routes from the command line, scripted on stdin.
+        .executableTarget(
+            name: "bgp-probe",
+            dependencies: [
+                "BGPSession", "BGP", "NetAddress",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
