@@ -17,7 +17,7 @@ struct BGPProbe: AsyncParsableCommand {
         abstract: "Peer with one router and announce routes (test and benchmark tool for anycastd's BGP speaker).",
         discussion: """
             stdin commands: "announce PREFIX", "withdraw PREFIX", "status" (prints "status JSON"),
-            "shutdown TEXT" (sets the RFC 9003 message), "stop". stdout lines: "state STATE [reason]",
+            "shutdown TEXT" (sets the RFC 9003 message), "load FILE" (announce exactly the prefixes in FILE), "stop". stdout lines: "state STATE [reason]",
             "established inbound|outbound", "refresh ipv4|ipv6", "status {...}", "stopped".
             """)
 
@@ -86,12 +86,16 @@ struct BGPProbe: AsyncParsableCommand {
     }
 
     func prefixes() throws -> [IPPrefix] {
-        var lines = routes
-        if let routesFile {
-            let text = try String(contentsOfFile: routesFile, encoding: .utf8)
-            lines += text.split(whereSeparator: \.isNewline).map(String.init)
-        }
-        return try lines.compactMap { line in
+        try Self.parsePrefixes(routes) + (routesFile.map { try Self.readPrefixes(file: $0) } ?? [])
+    }
+
+    static func readPrefixes(file: String) throws -> [IPPrefix] {
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        return try parsePrefixes(text.split(whereSeparator: \.isNewline).map(String.init))
+    }
+
+    static func parsePrefixes(_ lines: [String]) throws -> [IPPrefix] {
+        try lines.compactMap { line in
             let text = line.trimmingCharacters(in: .whitespaces)
             if text.isEmpty || text.hasPrefix("#") { return nil }
             guard let prefix = IPPrefix(text), prefix.isCanonical else {
@@ -176,6 +180,17 @@ struct BGPProbe: AsyncParsableCommand {
                 if command == "announce" { desired[prefix] = attributes } else { desired[prefix] = nil }
                 speaker.setRoutes(peer: settings.name, desired)
                 output.line("\(command == "announce" ? "announced" : "withdrawn") \(prefix)")
+            case "load":
+                // Replaces the announced set with the prefixes in a file (benchmarks).
+                do {
+                    let loaded = try Self.readPrefixes(file: argument)
+                    desired = [:]
+                    for prefix in loaded { desired[prefix] = attributes }
+                    speaker.setRoutes(peer: settings.name, desired)
+                    output.line("loaded \(loaded.count)")
+                } catch {
+                    output.line("error load: \(error)")
+                }
             case "status":
                 output.line("status " + (speaker.snapshot().first.map(Self.json) ?? "{}"))
             case "shutdown":
