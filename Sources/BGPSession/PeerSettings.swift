@@ -141,6 +141,8 @@ public struct BGPPeerStatus: Sendable, Equatable {
     public var routeRefreshesIn: Int = 0
     /// How many times the session reached Established.
     public var establishedCount: Int = 0
+    /// Whether the current (or last) session was opened by the peer; nil before the first one.
+    public var inbound: Bool?
     public var families: [AddressFamily: BGPFamilyCounters] = [:]
 
     public init(name: String, address: IPAddress, state: BGPSessionState, since: ContinuousClock.Instant) {
@@ -155,4 +157,6 @@ public struct BGPPeerStatus: Sendable, Equatable {
 public enum BGPPeerEvent: Sendable, Equatable {
     /// The session with `peer` moved from one state to another; `reason` says why when it went down.
     case stateChanged(peer: String, from: BGPSessionState, to: BGPSessionState, reason: String?)
+    /// The peer asked for a family again (ROUTE-REFRESH) and has been sent it.
+    case routeRefresh(peer: String, family: AddressFamily)
 }

@@ -120,7 +120,11 @@ struct BGPProbe: AsyncParsableCommand {
             guard parts.count == 3 else { throw ValidationError("--large-community \(text): use A:B:C") }
             large.append(LargeCommunity(parts[0], parts[1], parts[2]))
         }
-        return RouteAttributes(med: med, communities: communities, largeCommunities: large, prepend: prepend)
+        // An unspecified next hop means "next hop self": the speaker fills in the session's address or
+        // the configured next hop of the prefix's family.
+        return RouteAttributes.external(
+            localASN: localASN, prepend: prepend, nextHop: .v4(IPv4Address(0)), med: med, communities: communities,
+            largeCommunities: large)
     }
 
     mutating func run() async throws {
