@@ -30,6 +30,10 @@ let package = Package(
             dependencies: ["NetAddress", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // libFuzzer target for the BGP decoder; see Tests/fuzz/run.sh.
+        .executableTarget(
+            name: "BGPFuzz", dependencies: ["BGP"], swiftSettings: strict
+        ),
         // SwiftNIO TCP shell around the BGP FSM.
         .target(
             name: "BGPSession",
