@@ -180,10 +180,11 @@ final class PeerController: BGPConnectionOwner {
         let peer = settings.address
         let socket = BGPSession.socketSettings(settings)
         guard let provider = channel as? any SocketOptionProvider else { return channel.close() }
-        return BGPSocketOptions.setConnectionOptions(provider, peer: peer, settings: socket).flatMapThrowing {
+        return BGPSocketOptions.setConnectionOptions(provider, peer: peer, settings: socket).assumeIsolated()
+            .flatMapThrowing {
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BGPFrameDecoder()))
             try channel.pipeline.syncOperations.addHandler(handler)
-        }.assumeIsolated().flatMapError { error in
+        }.flatMapError { error in
             self.logger.warning("inbound connection from \(peer): \(error)")
             self.noteFailure("inbound: \(error)")
             return channel.close()

@@ -11,7 +11,7 @@ import NetAddress
 /// Runs BGP sessions to a set of peers and announces to each exactly the routes it is given.
 public final class BGPSpeaker: Sendable {
     private let eventLoop: any EventLoop
-    private let core: NIOLoopBound<SpeakerCore>
+    private let core: NIOLoopBoundBox<SpeakerCore>
     private let statusTable: NIOLockedValueBox<[String: BGPPeerStatus]>
     private let continuation: AsyncStream<BGPPeerEvent>.Continuation
 
@@ -27,17 +27,14 @@ public final class BGPSpeaker: Sendable {
         self.statusTable = statusTable
         self.events = events
         self.continuation = continuation
-        let core = SpeakerCore(
-            eventLoop: eventLoop, logger: logger,
-            publish: { status in statusTable.withLockedValue { $0[status.name] = status } },
-            remove: { name in _ = statusTable.withLockedValue { $0.removeValue(forKey: name) } },
-            emit: { event in continuation.yield(event) })
-        // The loop-bound value is created on the loop so that later accesses check against it.
-        if eventLoop.inEventLoop {
-            self.core = NIOLoopBound(core, eventLoop: eventLoop)
-        } else {
-            self.core = try! eventLoop.submit { NIOLoopBound(core, eventLoop: eventLoop) }.wait()
-        }
+        // Handed to the loop as it is created: from here on only the loop touches it.
+        self.core = NIOLoopBoundBox.makeBoxSendingValue(
+            SpeakerCore(
+                eventLoop: eventLoop, logger: logger,
+                publish: { status in statusTable.withLockedValue { $0[status.name] = status } },
+                remove: { name in _ = statusTable.withLockedValue { $0.removeValue(forKey: name) } },
+                emit: { event in continuation.yield(event) }),
+            eventLoop: eventLoop)
     }
 
     /// Replaces the set of peers: new ones start, gone ones get their routes withdrawn and Cease/3
@@ -124,7 +121,7 @@ final class SpeakerCore {
             controller.stop(
                 notification: .cease(subcode: NotificationMessage.CeaseSubcode.peerDeconfigured),
                 reason: "peer de-configured"
-            ).whenComplete { _ in
+            ).assumeIsolated().whenComplete { _ in
                 self.remove(name)
                 self.updateMD5Keys(removing: settings)
             }
@@ -167,11 +164,11 @@ final class SpeakerCore {
         let notification = NotificationMessage.cease(
             subcode: NotificationMessage.CeaseSubcode.administrativeShutdown, shutdownMessage: message)
         let stops = peers.values.map { $0.stop(notification: notification, reason: "shutdown: \(message)") }
-        return EventLoopFuture.andAllComplete(stops, on: eventLoop).flatMap {
+        return EventLoopFuture.andAllComplete(stops, on: eventLoop).assumeIsolated().flatMap {
             let closes = self.listeners.values.map { $0.close() }
             self.listeners = [:]
             return EventLoopFuture.andAllComplete(closes, on: self.eventLoop)
-        }
+        }.nonisolated()
     }
 
     // MARK: listening
@@ -192,10 +189,10 @@ final class SpeakerCore {
         for address in wanted where listeners[address] == nil && !pendingListeners.contains(address) {
             guard let host = IPAddress(address) else { continue }
             pendingListeners.insert(address)
-            BGPListener.bind(on: eventLoop, host: host, port: 179) { [weak self] channel in
-                guard let self else { return channel.close() }
-                return self.accept(channel)
-            }.whenComplete { result in
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            BGPListener.bind(on: eventLoop, host: host, port: 179) { channel in
+                bound.value.accept(channel)
+            }.assumeIsolated().whenComplete { result in
                 self.pendingListeners.remove(address)
                 switch result {
                 case .success(let listener):
@@ -228,7 +225,7 @@ final class SpeakerCore {
                 let settings = peer.settings
                 guard let password = settings.md5Password else { continue }
                 if let local = settings.localAddress, local.description != address { continue }
-                listener.setMD5(peer: settings.address, password: password).whenFailure { error in
+                listener.setMD5(peer: settings.address, password: password).assumeIsolated().whenFailure { error in
                     self.logger.error("peer \(settings.name): listening socket: \(error)")
                     peer.noteFailure("\(error)")
                 }
