@@ -136,7 +136,9 @@ final class PeerController: BGPConnectionOwner {
 
     private func connect() {
         guard !stopped, !settings.passive, !connecting else { return }
-        guard !connections.values.contains(where: { !$0.handler.inbound }) else { return }
+        // One connection at a time from our side: while the peer's own connection is in progress or up,
+        // connecting as well only provokes a collision (and some peers, such as ExaBGP 4.2, mishandle it).
+        guard connections.isEmpty else { return }
         connecting = true
         if established == nil { setState(.connect, reason: nil) }
         let handler = BGPConnectionHandler(

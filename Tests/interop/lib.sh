@@ -40,6 +40,8 @@ io_require() {
 io_init() {
     IO_ROOT=${1:-$(mktemp -d /tmp/acd-io.XXXXXX)}
     mkdir -p "$IO_ROOT"
+    # FRR daemons drop to user frr and must reach their folders inside.
+    chmod 755 "$IO_ROOT"
     : >>"$IO_ROOT/pids"
     : >>"$IO_ROOT/netns"
     export IO_ROOT
@@ -216,6 +218,7 @@ io_frr_start() {
         echo " no bgp ebgp-requires-policy"
         echo " no bgp default ipv4-unicast"
         echo " no bgp network import-check"
+        echo " bgp log-neighbor-changes"
         local spec
         for spec in "$@"; do
             local addr pw
@@ -237,7 +240,6 @@ io_frr_start() {
                     addr=$(io_spec_get "$spec" addr)
                     echo "  neighbor $addr activate"
                     echo "  neighbor $addr route-map ACD-IO-NONE out"
-                    echo "  neighbor $addr soft-reconfiguration inbound"
                     ;;
                 esac
             done
@@ -383,7 +385,7 @@ io_exabgp_start() {
             fam=$(io_spec_get "$spec" families ipv4,ipv6)
             for f in ${fam//,/ }; do echo "    $f unicast;"; done
             echo "  }"
-            echo "  api { processes [ acdlog ]; neighbor-changes; receive { parsed; update; notification; refresh; } }"
+            echo "  api { processes [ acdlog ]; neighbor-changes; receive { parsed; update; refresh; } }"
             echo "}"
         done
     } >"$dir/exabgp.conf"

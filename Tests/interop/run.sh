@@ -217,10 +217,10 @@ run_lab() {
     check_msg() {
         case $kind in
         bird) io_birdc "$rdir" show protocols all s4 | grep -F -- "$msg" ;;
-        frr) { io_vtysh "$rdir" -c "show bgp neighbors $a4"; cat "$rdir/bgpd.log"; } | grep -F -- "$msg" ;;
+        frr) io_vtysh "$rdir" -c "show bgp neighbors $a4 json" | jq -r --arg n "$a4" '.[$n].lastShutdownDescription // empty' |
+            grep -F -- "$msg" ;;
         gobgp) grep -F -- "$msg" "$rdir/gobgpd.log" ;;
-        exabgp) grep '"notification"' "$rdir/received.jsonl" | grep -F -- "$(printf '%s' "$msg" | od -An -tx1 | tr -d ' \n')" ||
-            grep '"notification"' "$rdir/received.jsonl" | grep -F -- "$msg" ;;
+        exabgp) grep '"state": "down"' "$rdir/received.jsonl" | grep -F -- "$msg" ;;
         esac
     }
     if seen=$(io_wait 5 check_msg) || seen=$(check_msg); then
