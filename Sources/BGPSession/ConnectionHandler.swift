@@ -125,10 +125,17 @@ final class BGPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         closing = true
         let channel = context.channel
+        // Closing a socket with unread input makes the kernel send a reset, which can destroy the
+        // NOTIFICATION before the peer reads it. So: send it, half-close (FIN after the data), keep
+        // reading and discarding until the peer closes too, and close outright after 2 s at the latest.
         let timeout = channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
-        context.writeAndFlush(Self.wrapOutboundOut(buffer)).whenComplete { _ in
-            timeout.cancel()
-            channel.close(promise: nil)
+        channel.closeFuture.whenComplete { _ in timeout.cancel() }
+        context.writeAndFlush(Self.wrapOutboundOut(buffer)).whenComplete { result in
+            if case .failure = result {
+                channel.close(promise: nil)
+                return
+            }
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
         }
     }
 

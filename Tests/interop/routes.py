@@ -109,11 +109,17 @@ def exabgp(text):
     # ExaBGP's JSON API log: replay announces and withdraws per neighbor; a session going down
     # drops that neighbor's routes, as a router would.
     table = {}
-    for raw in text.splitlines():
+    lines = text.splitlines()
+    for index, raw in enumerate(lines):
         raw = raw.strip()
         if not raw.startswith("{"):
             continue
-        msg = json.loads(raw)
+        try:
+            msg = json.loads(raw)
+        except ValueError:
+            if index == len(lines) - 1:
+                break  # the line ExaBGP is still writing
+            raise
         nb = msg.get("neighbor", {})
         peer = nb.get("address", {}).get("peer")
         if msg.get("type") == "state" and nb.get("state") in ("down", "connected"):
