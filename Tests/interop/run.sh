@@ -231,6 +231,11 @@ run_lab() {
     }
     if seen=$(io_wait 5 check_msg) || seen=$(check_msg); then
         result "$kind" shutdown-msg pass "router shows: $(echo "$seen" | head -1 | tr -s ' ' | cut -c1-80)"
+    elif [ "$kind" = exabgp ] && jq -r --arg n "$a4" 'select(.type == "state" and .neighbor.address.peer == $n) | .neighbor.reason // empty' \
+        "$rdir/received.jsonl" | grep -q 'can not decode update message of type "3"'; then
+        # ExaBGP 4.2.21 formats the text with bytes % str (notification.py), a TypeError for any
+        # non-empty RFC 9003 message; it reports the NOTIFICATION (type 3) as undecodable.
+        result "$kind" shutdown-msg n/a "ExaBGP 4.2.21 cannot parse any RFC 9003 text (TypeError in notification.py); it saw the NOTIFICATION"
     else
         result "$kind" shutdown-msg fail "router does not show \"$msg\""
     fi
