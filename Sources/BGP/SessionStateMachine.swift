@@ -73,8 +73,11 @@ public struct LastError: Hashable, Sendable, CustomStringConvertible {
         case local
     }
 
+    /// Who noticed it.
     public var direction: Direction
+    /// The NOTIFICATION sent or received, if any.
     public var notification: NotificationMessage?
+    /// What went wrong, in words.
     public var reason: String
     /// The time passed with the event that caused it.
     public var time: Duration
@@ -110,6 +113,7 @@ public enum SessionAction: Hashable, Sendable {
 
 /// How one peering is set up.
 public struct SessionConfiguration: Hashable, Sendable {
+    /// Our ASN (2- or 4-octet).
     public var localASN: UInt32
     /// The ASN the peer must present (2/2 Bad Peer AS otherwise).
     public var peerASN: UInt32
