@@ -151,6 +151,15 @@ public struct AdjRibOut: Sendable {
         return announcements(advertised.filter { $0.key.family == addressFamily })
     }
 
+    /// The answer to a ROUTE-REFRESH as messages: the refreshed routes, wrapped in Beginning- and
+    /// End-of-Route-Refresh markers when enhanced route refresh was negotiated (RFC 7313 §4).
+    public func refreshMessages(_ family: BGPFamily, enhanced: Bool) -> [BGPMessage] {
+        let updates = refresh(family).map { BGPMessage.update($0) }
+        guard enhanced, isActive else { return updates }
+        return [.routeRefresh(RouteRefreshMessage(family: family, subtype: 1))] + updates
+            + [.routeRefresh(RouteRefreshMessage(family: family, subtype: 2))]
+    }
+
     /// Forgets what the peer was told, when the session drops; the desired set is kept.
     public mutating func reset() {
         advertised = [:]

@@ -36,7 +36,9 @@ public enum UpdateDisposition: Hashable, Sendable {
 
 /// A decoded message and, for an UPDATE, what to do with it.
 public struct DecodedMessage: Hashable, Sendable {
+    /// The message as decoded; for treat-as-withdraw, without the malformed attributes.
     public var message: BGPMessage
+    /// `.normal` for everything but UPDATEs with RFC 7606 findings.
     public var disposition: UpdateDisposition
 
     public init(message: BGPMessage, disposition: UpdateDisposition = .normal) {

@@ -15,8 +15,11 @@ public struct BGPDecodeError: Error, Hashable, Sendable, CustomStringConvertible
         self.reason = reason
     }
 
+    /// The NOTIFICATION error code.
     public var code: UInt8 { notification.code }
+    /// The NOTIFICATION error subcode.
     public var subcode: UInt8 { notification.subcode }
+    /// The NOTIFICATION data field.
     public var data: [UInt8] { notification.data }
 
     public var description: String { "\(reason) (sending \(notification))" }
