@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGP"]),
-        .testTarget(name: "HealthTests", dependencies: ["Health"]),
+        .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
     ],
