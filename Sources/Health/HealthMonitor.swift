@@ -15,10 +15,15 @@ public struct CheckStatus: Sendable, Equatable {
     /// The reason text of the last run; nil until the check has run once.
     public var lastResult: String?
     public var lastDuration: Duration?
+    /// Runs since the check started (or was last changed), and how many of them failed: for metrics.
+    public var runs: Int
+    public var failures: Int
+    /// The reason text of the most recent failed run, kept after later successes (why did it flap?).
+    public var lastFailure: String?
 
     public init(
         description: String, isUp: Bool, successesInRow: Int, failuresInRow: Int, lastResult: String?,
-        lastDuration: Duration?
+        lastDuration: Duration?, runs: Int = 0, failures: Int = 0, lastFailure: String? = nil
     ) {
         self.description = description
         self.isUp = isUp
@@ -26,6 +31,9 @@ public struct CheckStatus: Sendable, Equatable {
         self.failuresInRow = failuresInRow
         self.lastResult = lastResult
         self.lastDuration = lastDuration
+        self.runs = runs
+        self.failures = failures
+        self.lastFailure = lastFailure
     }
 }
 
@@ -64,11 +72,15 @@ public final class HealthMonitor: Sendable {
         let runner: CheckRunner
         var riseFall: RiseFall
         var lastDuration: Duration?
+        var runs = 0
+        var failures = 0
+        var lastFailure: String?
 
         var status: CheckStatus {
             CheckStatus(
                 description: runner.check.description, isUp: riseFall.isUp, successesInRow: riseFall.successesInRow,
-                failuresInRow: riseFall.failuresInRow, lastResult: riseFall.lastResult, lastDuration: lastDuration)
+                failuresInRow: riseFall.failuresInRow, lastResult: riseFall.lastResult, lastDuration: lastDuration,
+                runs: runs, failures: failures, lastFailure: lastFailure)
         }
     }
 
@@ -168,6 +180,11 @@ public final class HealthMonitor: Sendable {
                 state.services[serviceIndex].checks[checkIndex].riseFall.record(
                     success: result.success, detail: result.detail)
                 state.services[serviceIndex].checks[checkIndex].lastDuration = result.duration
+                state.services[serviceIndex].checks[checkIndex].runs += 1
+                if !result.success {
+                    state.services[serviceIndex].checks[checkIndex].failures += 1
+                    state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail
+                }
                 let service = state.services[serviceIndex]
                 if service.isUp != service.reportedUp {
                     state.services[serviceIndex].reportedUp = service.isUp
