@@ -9,12 +9,18 @@ import NetAddress
 struct TCPCheck: Sendable {
     let address: IPAddress
     let port: Int
+    let endpoint: String
 
-    var description: String { "tcp \(endpointText(address, port: port))" }
+    init(address: IPAddress, port: Int) {
+        self.address = address
+        self.port = port
+        self.endpoint = endpointText(address, port: port)
+    }
+
+    var description: String { "tcp \(endpoint)" }
 
     func run(timeout: Int64, cancel: CancelSignal?) -> (success: Bool, detail: String) {
         let deadline = monotonicNanos() + timeout
-        let endpoint = endpointText(address, port: port)
         let fd: Int32
         switch openConnectedSocket(address, port: port, type: Int32(SOCK_STREAM.rawValue)) {
         case .success(let value): fd = value
