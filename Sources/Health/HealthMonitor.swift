@@ -106,10 +106,10 @@ public final class HealthMonitor: Sendable {
 
     deinit { stop() }
 
-    /// Sets the services to check (at start and on every reload). A check that is unchanged (same config,
-    /// same effective DNS server) keeps running with its state and counters; changed and new checks start
-    /// down and run at once; checks and services no longer listed are stopped (an exec check's process
-    /// group is killed). Returns after removed checks have stopped.
+    /// Sets the services to check (at start and on every reload); names must be unique (the config reader
+    /// ensures it). A check that is unchanged (same config, same effective DNS server) keeps running with its
+    /// state and counters; changed and new checks start down and run at once; checks and services no longer
+    /// listed are stopped (an exec check's process group is killed). Returns after removed checks stopped.
     public func update(services: [(name: String, checks: [CheckConfig], defaultDNSServer: IPAddress?)]) {
         var toStart: [CheckRunner] = []
         var toStop: [CheckRunner] = []
@@ -132,7 +132,8 @@ public final class HealthMonitor: Sendable {
                     }
                     let id = state.nextID
                     state.nextID += 1
-                    let runner = CheckRunner(check: check) { [weak self] result in self?.record(id: id, result: result)
+                    let runner = CheckRunner(check: check) { [weak self] result in
+                        self?.record(id: id, result: result)
                     }
                     toStart.append(runner)
                     checks.append(
