@@ -9,18 +9,24 @@ import Synchronization
 public struct CheckStatus: Sendable, Equatable {
     /// What the check does: "dns 192.0.2.53:53 id.lab. TXT", "tcp 127.0.0.1:80", "exec /bin/check".
     public var description: String
+    /// The check's RiseFall state.
     public var isUp: Bool
+    /// Consecutive successes (0 after a failure).
     public var successesInRow: Int
+    /// Consecutive failures (0 after a success).
     public var failuresInRow: Int
     /// The reason text of the last run; nil until the check has run once.
     public var lastResult: String?
+    /// How long the last run took; nil until the check has run once.
     public var lastDuration: Duration?
     /// Runs since the check started (or was last changed), and how many of them failed: for metrics.
     public var runs: Int
+    /// Failed runs among `runs`.
     public var failures: Int
     /// The reason text of the most recent failed run, kept after later successes (why did it flap?).
     public var lastFailure: String?
 
+    /// A status as `snapshot()` and `events` report it; public for tests and renderers.
     public init(
         description: String, isUp: Bool, successesInRow: Int, failuresInRow: Int, lastResult: String?,
         lastDuration: Duration?, runs: Int = 0, failures: Int = 0, lastFailure: String? = nil
@@ -39,11 +45,14 @@ public struct CheckStatus: Sendable, Equatable {
 
 /// The health of one service: up when every one of its checks is up (a service without checks is up).
 public struct ServiceHealth: Sendable, Equatable {
+    /// The service name from the configuration.
     public var name: String
+    /// True when all checks are up; what the announcement rule reads.
     public var isUp: Bool
     /// In configuration order.
     public var checks: [CheckStatus]
 
+    /// A service state as `snapshot()` and `events` report it.
     public init(name: String, isUp: Bool, checks: [CheckStatus]) {
         self.name = name
         self.isUp = isUp
@@ -100,6 +109,7 @@ public final class HealthMonitor: Sendable {
         var stopped = false
     }
 
+    /// Creates an idle monitor; checks start with the first `update(services:)`.
     public init() {
         (events, continuation) = AsyncStream.makeStream(of: ServiceHealth.self, bufferingPolicy: .unbounded)
     }
