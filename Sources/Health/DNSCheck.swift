@@ -1,7 +1,7 @@
-import NetAddress
-
 // The DNS check's I/O: one UDP datagram from a fresh connected socket, one poll(2) until the timeout.
 // DNSProbe (DNSMessage.swift) builds the query and judges the answer; this file only moves bytes.
+import NetAddress
+
 #if canImport(Glibc)
     import Glibc
 #endif

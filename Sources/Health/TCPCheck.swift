@@ -1,7 +1,7 @@
-import NetAddress
-
 // The TCP check: a non-blocking connect(2) that must complete within the timeout; then the socket is
 // closed at once. Nothing is sent, so any TCP service can be checked.
+import NetAddress
+
 #if canImport(Glibc)
     import Glibc
 #endif

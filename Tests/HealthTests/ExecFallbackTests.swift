@@ -1,7 +1,7 @@
-import Testing
-
 // The exec check without pidfd_open (libc before 2.36 or kernel before 5.3): exits are found by polling
 // waitid, and timeouts still kill the whole group.
+import Testing
+
 @testable import Health
 
 #if canImport(Glibc)
