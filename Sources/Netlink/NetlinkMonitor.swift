@@ -14,10 +14,15 @@ public final class NetlinkMonitor: Sendable {
 
     /// Subscribes to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR and starts reading.
     /// Events that happen from now on are buffered until `events()` is consumed.
-    public init() throws(NetlinkError) {
-        let groups = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR].map { $0.rawValue }
+    public convenience init() throws(NetlinkError) {
         // A large buffer rides out bursts (10,000 address changes) without losing events.
-        let connection = try Connection(groups: groups, receiveBufferBytes: 16 << 20, replyTimeout: false)
+        try self.init(receiveBufferBytes: 16 << 20)
+    }
+
+    /// A monitor with a chosen socket receive buffer (tests use a tiny one to provoke ENOBUFS).
+    init(receiveBufferBytes: Int32) throws(NetlinkError) {
+        let groups = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR].map { $0.rawValue }
+        let connection = try Connection(groups: groups, receiveBufferBytes: receiveBufferBytes, replyTimeout: false)
         let wake = eventfd(0, Int32(EFD_CLOEXEC))
         guard wake >= 0 else { throw NetlinkError(context: "create the monitor's stop eventfd", errno: errno) }
         let (stream, continuation) = AsyncStream.makeStream(of: NetlinkEvent.self, bufferingPolicy: .unbounded)

@@ -91,6 +91,30 @@ final class EventLog: Sendable {
         monitor.stop()
     }
 
+    @Test func lostEventsBecomeOverrunAndTheMonitorKeepsGoing() async throws {
+        let (monitor, socket) = try await inNewNetworkNamespace {
+            try run("ip", "link", "add", "ifb0", "type", "ifb")
+            // The smallest buffer the kernel allows cannot hold 2,000 notifications sent at once.
+            return (try NetlinkMonitor(receiveBufferBytes: 1), try NetlinkSocket())
+        }
+        let log = EventLog(monitor.events())
+        var start = ContinuousClock.now
+        let burst = (0..<2000).map {
+            NetlinkOperation.addAddress(name: "ifb0", prefix: IPPrefix("10.78.\($0 / 250).\($0 % 250 + 1)/32")!)
+        }
+        #expect(socket.apply(burst).allSucceeded)
+        let overrun = await log.latency(after: start, within: .seconds(1)) { $0 == .overrun }
+        #expect(overrun != nil, "ENOBUFS is reported as .overrun")
+        // After the overrun, later events still arrive.
+        start = ContinuousClock.now
+        #expect(socket.apply([.setLinkUp(name: "ifb0", up: true)]).allSucceeded)
+        let up = await log.latency(after: start, within: .seconds(1)) {
+            if case .linkChanged(let link) = $0 { link.name == "ifb0" && link.isUp } else { false }
+        }
+        #expect(up != nil, "events keep coming after an overrun")
+        monitor.stop()
+    }
+
     @Test func stopEndsTheStreamPromptly() async throws {
         let monitor = try await inNewNetworkNamespace { try NetlinkMonitor() }
         let log = EventLog(monitor.events())

@@ -197,6 +197,49 @@ import Testing
         #expect(mixed[4].error == nil)
     }
 
+    @Test func tenThousandAddressesSpanSeveralBatches() async throws {
+        // 10,000 IPv4 adds are 400 KB of requests: seven 64 KiB batches, each of whose acknowledgements
+        // must fit the receive buffer. (IPv4, because the kernel itself takes seconds for 10,000 IPv6
+        // addresses: each add and delete walks all of them; iproute2 is slower still.)
+        let prefixes = (0..<10_000).map { IPPrefix("10.\(80 + $0 / 250 / 250).\($0 / 250 % 250).\($0 % 250 + 1)/32")! }
+        let (added, countAfterAdd, deleted, countAfterDelete, elapsed) = try await inNewNetworkNamespace {
+            try run("ip", "link", "add", "ifb0", "type", "ifb")
+            let socket = try NetlinkSocket()
+            let start = ContinuousClock.now
+            let added = socket.apply(prefixes.map { .addAddress(name: "ifb0", prefix: $0) })
+            let countAfterAdd = try socket.addresses().count { $0.prefix.family == .ipv4 && $0.interfaceIndex != 1 }
+            let deleted = socket.apply(prefixes.map { .deleteAddress(name: "ifb0", prefix: $0) })
+            let elapsed = ContinuousClock.now - start
+            let countAfterDelete = try socket.addresses().count { $0.prefix.family == .ipv4 && $0.interfaceIndex != 1 }
+            return (added, countAfterAdd, deleted, countAfterDelete, elapsed)
+        }
+        #expect(added.count == 10_000 && added.allSucceeded, "\(added.compactMap(\.error).prefix(3))")
+        #expect(countAfterAdd == 10_000)
+        #expect(deleted.count == 10_000 && deleted.allSucceeded, "\(deleted.compactMap(\.error).prefix(3))")
+        #expect(countAfterDelete == 0)
+        #expect(elapsed < .seconds(15), "10,000 adds and deletes took \(elapsed)")
+    }
+
+    @Test func withoutNetAdminTheErrorSaysSo() async throws {
+        let results = try await inNewNetworkNamespace {
+            try run("ip", "link", "add", "ifb0", "type", "ifb")
+            try dropNetAdminCapability()
+            let socket = try NetlinkSocket()
+            let links = try socket.links()  // reading needs no privilege
+            guard links.contains(where: { $0.name == "ifb0" }) else { throw TestFailure("ifb0 not listed: \(links)") }
+            return socket.apply([
+                .setLinkUp(name: "ifb0", up: true),
+                .addAddress(name: "ifb0", prefix: IPPrefix("192.0.2.1/32")!),
+            ])
+        }
+        #expect(results.count == 2)
+        for result in results {
+            #expect(result.error?.errno == EPERM)
+            #expect(
+                result.error?.message.hasPrefix("needs CAP_NET_ADMIN") == true, "\(String(describing: result.error))")
+        }
+    }
+
     @Test func errorsInWords() async throws {
         let results = try await inNewNetworkNamespace {
             let socket = try NetlinkSocket()
