@@ -2,6 +2,11 @@
 // fresh network namespace (network namespaces are per thread), and run commands such as `ip` there.
 import Foundation
 import Glibc
+import Testing
+
+/// The privileged suites, one test at a time: every namespace shares the kernel's rtnl lock, so a
+/// 10,000-address test running beside the monitor's 100 ms checks would make them flaky.
+@Suite(.serialized) enum NamespaceTests {}
 
 /// A failed prerequisite or command, with what to do about it.
 struct TestFailure: Error, CustomStringConvertible {
