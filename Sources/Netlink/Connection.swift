@@ -123,6 +123,10 @@ final class Connection {
                 switch receive(wait: true) {
                 case .success(let received): messages = received
                 case .failure(let error) where error.errno == EINTR: continue
+                case .failure(let error) where error.errno == EAGAIN:
+                    throw NetlinkError(
+                        operation: context, errno: ETIMEDOUT,
+                        message: "no answer from the kernel within \(Self.replyTimeoutSeconds) s")
                 case .failure(let error): throw NetlinkError(context: context, error)
                 }
                 for message in messages where answers(message, sequence) {

@@ -85,7 +85,7 @@ public final class NetlinkSocket: Sendable {
             for case .link(let link) in bodies { return .success(link) }
             return .failure(KernelError(errno: ENODEV))
         } catch {
-            return .failure(KernelError(errno: error.errno, message: nil))
+            return .failure(KernelError(errno: error.errno))
         }
     }
 
