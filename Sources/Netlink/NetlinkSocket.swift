@@ -8,7 +8,8 @@ import Synchronization
 /// A NETLINK_ROUTE socket in the network namespace of the thread that created it.
 ///
 /// Equivalent to the `ip link` / `ip addr` commands named by each `NetlinkOperation`. Calls are
-/// serialised by a lock, so one socket can be shared by tasks.
+/// serialised by a lock, so one socket can be shared by tasks. Calls block the calling thread until
+/// the kernel answers (normally well under a millisecond per operation; replies time out after 10 s).
 public final class NetlinkSocket: Sendable {
     private let connection: Mutex<Connection>
 
