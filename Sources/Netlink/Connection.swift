@@ -35,6 +35,7 @@ final class Connection {
         }
         var enable: Int32 = 1
         // Extended acks carry the kernel's reason as text; capped acks do not echo each request back.
+        // Best effort: kernels before 4.12 lack them, and everything works without.
         mnl_socket_setsockopt(socket, NETLINK_EXT_ACK, &enable, socklen_t(MemoryLayout<Int32>.size))
         mnl_socket_setsockopt(socket, NETLINK_CAP_ACK, &enable, socklen_t(MemoryLayout<Int32>.size))
         let fd = mnl_socket_get_fd(socket)
