@@ -101,9 +101,3 @@ extension Array where Element == UInt8 {
         withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }
     }
 }
-
-@Test func devconfIDsAreTheKernels() {
-    for key in IPv4DevConf.allCases {
-        #expect(key.rawValue == key.kernelID, "\(key)")
-    }
-}

@@ -97,8 +97,17 @@ extension NamespaceTests {
         @Test func lostEventsBecomeOverrunAndTheMonitorKeepsGoing() async throws {
             let (monitor, socket) = try await inNewNetworkNamespace {
                 try run("ip", "link", "add", "ifb0", "type", "ifb")
-                // The smallest buffer the kernel allows cannot hold 2,000 notifications sent at once.
-                return (try NetlinkMonitor(receiveBufferBytes: 1), try NetlinkSocket())
+                // The smallest buffer the kernel allows holds a handful of notifications, and the reader
+                // dawdles 300 ms at its first wake-up, so a burst of 2,000 must overflow it.
+                let firstRead = Mutex(true)
+                let monitor = try NetlinkMonitor(receiveBufferBytes: 1) {
+                    if firstRead.withLock({ first in
+                        defer { first = false }; return first
+                    }) {
+                        usleep(300_000)
+                    }
+                }
+                return (monitor, try NetlinkSocket())
             }
             let log = EventLog(monitor.events())
             var start = ContinuousClock.now
