@@ -73,7 +73,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress", "CMnl"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGP"]),

@@ -5,7 +5,7 @@ import NetAddress
 /// Per-interface IPv4 settings that anycastd manages (net.ipv4.conf.IF.NAME), as IPV4_DEVCONF_* ids.
 public enum IPv4DevConf: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     // Values are the kernel's IPV4_DEVCONF_* enum (linux/ip.h), which IFLA_INET_CONF indexes from 1.
-    case rpFilter = 6
+    case rpFilter = 8
     case arpAnnounce = 18
     case arpIgnore = 19
 
@@ -58,7 +58,10 @@ public struct AddressInfo: Sendable, Equatable, Hashable {
     public var preferredLifetime: UInt32
     public var validLifetime: UInt32
 
-    public init(interfaceIndex: Int32, prefix: IPPrefix, flags: UInt32 = 0, preferredLifetime: UInt32 = .max, validLifetime: UInt32 = .max) {
+    public init(
+        interfaceIndex: Int32, prefix: IPPrefix, flags: UInt32 = 0, preferredLifetime: UInt32 = .max,
+        validLifetime: UInt32 = .max
+    ) {
         self.interfaceIndex = interfaceIndex
         self.prefix = prefix
         self.flags = flags

@@ -1,0 +1,17 @@
+// The outcome of one run of one check, as every check kind reports it to HealthMonitor and RiseFall.
+
+/// One check run: whether it passed, a one-line reason for the log and status, and how long it took.
+public struct CheckResult: Sendable, Equatable, CustomStringConvertible {
+    public var success: Bool
+    /// "NOERROR, 1 answer", "connection refused", "exit 1: disk full", "no answer within 500 ms".
+    public var detail: String
+    public var duration: Duration
+
+    public init(success: Bool, detail: String, duration: Duration) {
+        self.success = success
+        self.detail = detail
+        self.duration = duration
+    }
+
+    public var description: String { "\(success ? "ok" : "failed"): \(detail) (\(duration.humanText))" }
+}
