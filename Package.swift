@@ -46,16 +46,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Health checks (DNS, TCP, exec) and the rise/fall state machine.
-        .target(
-            name: "Health",
-            dependencies: [
-                "Config", "NetAddress",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
+        // Health checks (DNS, TCP, exec) and the rise/fall state machine; plain sockets and posix_spawn on one
+        // thread per check, so no NIO.
+        .target(name: "Health", dependencies: ["Config", "NetAddress"], swiftSettings: strict),
+        // Benchmark: DNS check CPU cost and failure-detection latency against dnsmasq (Tests/bench/health-cpu.sh).
+        .executableTarget(
+            name: "health-bench", dependencies: ["Health", "Config", "NetAddress"], swiftSettings: strict),
         // Pure planner: desired vs observed state -> ordered netlink operations and announcements.
         .target(name: "Reconciler", dependencies: ["Config", "Netlink", "NetAddress"], swiftSettings: strict),
         // The actor that wires everything together, control socket, signals, lifecycle.
@@ -90,11 +86,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress", "CMnl"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGP"]),
-        .testTarget(name: "HealthTests", dependencies: ["Health"]),
+        .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
     ],

@@ -1,0 +1,208 @@
+// Runs every service's checks on their intervals (one CheckRunner thread per check), feeds each result to
+// the check's RiseFall, and derives the service state: up when all its checks are up, or it has none.
+// The Daemon actor consumes `events` and re-evaluates the announcement rule on each one.
+import Config
+import NetAddress
+import Synchronization
+
+/// The state of one running check, as shown by `anycastd status`.
+public struct CheckStatus: Sendable, Equatable {
+    /// What the check does: "dns 192.0.2.53:53 id.lab. TXT", "tcp 127.0.0.1:80", "exec /bin/check".
+    public var description: String
+    /// The check's RiseFall state.
+    public var isUp: Bool
+    /// Consecutive successes (0 after a failure).
+    public var successesInRow: Int
+    /// Consecutive failures (0 after a success).
+    public var failuresInRow: Int
+    /// The reason text of the last run; nil until the check has run once.
+    public var lastResult: String?
+    /// How long the last run took; nil until the check has run once.
+    public var lastDuration: Duration?
+    /// Runs since the check started (or was last changed), and how many of them failed: for metrics.
+    public var runs: Int
+    /// Failed runs among `runs`.
+    public var failures: Int
+    /// The reason text of the most recent failed run, kept after later successes (why did it flap?).
+    public var lastFailure: String?
+
+    /// A status as `snapshot()` and `events` report it; public for tests and renderers.
+    public init(
+        description: String, isUp: Bool, successesInRow: Int, failuresInRow: Int, lastResult: String?,
+        lastDuration: Duration?, runs: Int = 0, failures: Int = 0, lastFailure: String? = nil
+    ) {
+        self.description = description
+        self.isUp = isUp
+        self.successesInRow = successesInRow
+        self.failuresInRow = failuresInRow
+        self.lastResult = lastResult
+        self.lastDuration = lastDuration
+        self.runs = runs
+        self.failures = failures
+        self.lastFailure = lastFailure
+    }
+}
+
+/// The health of one service: up when every one of its checks is up (a service without checks is up).
+public struct ServiceHealth: Sendable, Equatable {
+    /// The service name from the configuration.
+    public var name: String
+    /// True when all checks are up; what the announcement rule reads.
+    public var isUp: Bool
+    /// In configuration order.
+    public var checks: [CheckStatus]
+
+    /// A service state as `snapshot()` and `events` report it.
+    public init(name: String, isUp: Bool, checks: [CheckStatus]) {
+        self.name = name
+        self.isUp = isUp
+        self.checks = checks
+    }
+}
+
+/// Runs the health checks of all services and reports when a service goes up or down.
+///
+/// Each check runs first at once, then every `interval` on a fixed grid (no drift); a run never overlaps
+/// the previous one (ticks missed by a slow run are skipped). Checks start down, so a service with checks
+/// is announced only after `rise` successes of each.
+///
+/// `events` carries one `ServiceHealth` when a service first appears (its initial state: down, or up when
+/// it has no checks) and then exactly one each time its up/down state changes. A consumer that keeps the
+/// last event per service therefore always holds the current state. Changes of one check that do not
+/// change the service state are visible in `snapshot()` only. Removed services get no event.
+public final class HealthMonitor: Sendable {
+    /// The stream of service state changes; iterate it from one consumer. Finishes after `stop()`.
+    public let events: AsyncStream<ServiceHealth>
+    private let continuation: AsyncStream<ServiceHealth>.Continuation
+    private let state = Mutex(State())
+
+    private struct RunningCheck {
+        let id: Int
+        let runner: CheckRunner
+        var riseFall: RiseFall
+        var lastDuration: Duration?
+        var runs = 0
+        var failures = 0
+        var lastFailure: String?
+
+        var status: CheckStatus {
+            CheckStatus(
+                description: runner.check.description, isUp: riseFall.isUp, successesInRow: riseFall.successesInRow,
+                failuresInRow: riseFall.failuresInRow, lastResult: riseFall.lastResult, lastDuration: lastDuration,
+                runs: runs, failures: failures, lastFailure: lastFailure)
+        }
+    }
+
+    private struct Service {
+        let name: String
+        var checks: [RunningCheck]
+        /// The state last sent on `events`.
+        var reportedUp: Bool
+
+        var isUp: Bool { checks.allSatisfy(\.riseFall.isUp) }
+        var health: ServiceHealth { ServiceHealth(name: name, isUp: isUp, checks: checks.map(\.status)) }
+    }
+
+    private struct State {
+        var services: [Service] = []
+        var nextID = 0
+        var stopped = false
+    }
+
+    /// Creates an idle monitor; checks start with the first `update(services:)`.
+    public init() {
+        (events, continuation) = AsyncStream.makeStream(of: ServiceHealth.self, bufferingPolicy: .unbounded)
+    }
+
+    deinit { stop() }
+
+    /// Sets the services to check (at start and on every reload); names must be unique (the config reader
+    /// ensures it). A check that is unchanged (same config, same effective DNS server) keeps running with its
+    /// state and counters; changed and new checks start down and run at once; checks and services no longer
+    /// listed are stopped (an exec check's process group is killed). Returns after removed checks stopped.
+    public func update(services: [(name: String, checks: [CheckConfig], defaultDNSServer: IPAddress?)]) {
+        var toStart: [CheckRunner] = []
+        var toStop: [CheckRunner] = []
+        state.withLock { state in
+            guard !state.stopped else { return }
+            var previous: [String: Service] = [:]
+            for service in state.services { previous[service.name] = service }
+            var updated: [Service] = []
+            for spec in services {
+                let old = previous.removeValue(forKey: spec.name)
+                var pool = old?.checks ?? []
+                var checks: [RunningCheck] = []
+                for config in spec.checks {
+                    let check = HealthCheck(config: config, defaultDNSServer: spec.defaultDNSServer)
+                    if let index = pool.firstIndex(where: {
+                        $0.runner.check.config == config && $0.runner.check.dnsServer == check.dnsServer
+                    }) {
+                        checks.append(pool.remove(at: index))
+                        continue
+                    }
+                    let id = state.nextID
+                    state.nextID += 1
+                    let runner = CheckRunner(check: check) { [weak self] result in
+                        self?.record(id: id, result: result)
+                    }
+                    toStart.append(runner)
+                    checks.append(
+                        RunningCheck(id: id, runner: runner, riseFall: RiseFall(rise: config.rise, fall: config.fall)))
+                }
+                toStop += pool.map(\.runner)
+                var service = Service(name: spec.name, checks: checks, reportedUp: false)
+                service.reportedUp = service.isUp
+                if old == nil || old?.reportedUp != service.reportedUp { continuation.yield(service.health) }
+                updated.append(service)
+            }
+            toStop += previous.values.flatMap { $0.checks.map(\.runner) }
+            state.services = updated
+        }
+        for runner in toStop { runner.stop() }
+        for runner in toStop { runner.join() }
+        for runner in toStart { runner.start() }
+    }
+
+    /// The current state of every service, in the order last given to `update`.
+    public func snapshot() -> [ServiceHealth] {
+        state.withLock { $0.services.map(\.health) }
+    }
+
+    /// Stops every check (killing running exec checks), waits for their threads and finishes `events`.
+    /// The last states stay readable through `snapshot()`. Idempotent.
+    public func stop() {
+        let runners = state.withLock { state -> [CheckRunner] in
+            guard !state.stopped else { return [] }
+            state.stopped = true
+            return state.services.flatMap { $0.checks.map(\.runner) }
+        }
+        for runner in runners { runner.stop() }
+        for runner in runners { runner.join() }
+        continuation.finish()
+    }
+
+    private func record(id: Int, result: CheckResult) {
+        state.withLock { state in
+            guard !state.stopped else { return }
+            for serviceIndex in state.services.indices {
+                guard let checkIndex = state.services[serviceIndex].checks.firstIndex(where: { $0.id == id }) else {
+                    continue
+                }
+                state.services[serviceIndex].checks[checkIndex].riseFall.record(
+                    success: result.success, detail: result.detail)
+                state.services[serviceIndex].checks[checkIndex].lastDuration = result.duration
+                state.services[serviceIndex].checks[checkIndex].runs += 1
+                if !result.success {
+                    state.services[serviceIndex].checks[checkIndex].failures += 1
+                    state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail
+                }
+                let service = state.services[serviceIndex]
+                if service.isUp != service.reportedUp {
+                    state.services[serviceIndex].reportedUp = service.isUp
+                    continuation.yield(service.health)
+                }
+                return
+            }
+        }
+    }
+}

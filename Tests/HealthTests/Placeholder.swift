@@ -1,4 +1,0 @@
-import Health
-import Testing
-
-@Test func healthBuilds() {}
