@@ -118,5 +118,6 @@ import Testing
         let delete = NetlinkOperation.deleteAddress(name: "x", prefix: IPPrefix("192.0.2.1/32")!)
         #expect(NetlinkError(delete, errno: 99).message == "address not present")
         #expect(NetlinkError(.setLinkUp(name: "x", up: true), errno: 22).message == "Invalid argument")
+        #expect(NetlinkError(.setAddrGenModeNone(name: "x"), errno: 97).message.hasPrefix("IPv6 is disabled"))
     }
 }
