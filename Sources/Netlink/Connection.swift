@@ -19,11 +19,13 @@ final class Connection {
     /// How long a reply may take before a request is given up as unanswered.
     static let replyTimeoutSeconds = 10
     /// Dumps interrupted by concurrent changes (NLM_F_DUMP_INTR) are retried this many times.
-    static let dumpAttempts = 5
+    static let dumpAttempts = 10
 
     let socket: OpaquePointer
     let portID: UInt32
     private var sequence: UInt32
+    /// How many dumps came back marked NLM_F_DUMP_INTR and were retried.
+    private(set) var interruptedDumps = 0
     private let receiveBuffer: UnsafeMutableRawBufferPointer
     private let sendBuffer: UnsafeMutableRawBufferPointer
 
@@ -147,6 +149,7 @@ final class Connection {
                 }
             }
             if !interrupted { return bodies }
+            interruptedDumps += 1
         }
         throw NetlinkError(
             operation: context, errno: EINTR,

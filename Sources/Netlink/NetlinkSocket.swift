@@ -79,6 +79,9 @@ public final class NetlinkSocket: Sendable {
         }
     }
 
+    /// How many dumps the kernel marked interrupted (NLM_F_DUMP_INTR) and were read again.
+    var interruptedDumps: Int { connection.withLock { $0.interruptedDumps } }
+
     /// The RTM_GETLINK answer for `name`.
     fileprivate static func lookUp(_ name: String, on connection: Connection) -> Result<LinkInfo, KernelError> {
         do {

@@ -4,6 +4,7 @@
 // "dummy" creation is exercised with ifb standing in, and the real dummy request must fail in words.
 import Foundation
 import NetAddress
+import Synchronization
 import Testing
 
 @testable import Netlink
@@ -227,6 +228,42 @@ extension NamespaceTests {
             #expect(deleted.count == 10_000 && deleted.allSucceeded, "\(deleted.compactMap(\.error).prefix(3))")
             #expect(countAfterDelete == 0)
             #expect(elapsed < .seconds(15), "10,000 adds and deletes took \(elapsed)")
+        }
+
+        @Test func dumpsInterruptedByChangesAreReadAgain() async throws {
+            // 3,000 addresses take several dump parts; a second socket changes addresses meanwhile, so the
+            // kernel marks some dumps NLM_F_DUMP_INTR. Every dump returned must still be consistent.
+            let base = (0..<3000).map { IPPrefix("10.90.\($0 / 250).\($0 % 250 + 1)/32")! }
+            let churn = (0..<50).map { IPPrefix("10.91.0.\($0 + 1)/32")! }
+            let (reader, writer) = try await inNewNetworkNamespace {
+                try run("ip", "link", "add", "ifb0", "type", "ifb")
+                let writer = try NetlinkSocket()
+                guard writer.apply(base.map { .addAddress(name: "ifb0", prefix: $0) }).allSucceeded else {
+                    throw TestFailure("could not add the base addresses")
+                }
+                return (try NetlinkSocket(), writer)
+            }
+            let stop = Mutex(false)
+            let churner = Thread {
+                while !stop.withLock({ $0 }) {
+                    _ = writer.apply(churn.map { .addAddress(name: "ifb0", prefix: $0) })
+                    _ = writer.apply(churn.map { .deleteAddress(name: "ifb0", prefix: $0) })
+                    usleep(5_000)  // room for some dumps to finish untouched
+                }
+            }
+            churner.start()
+            defer { stop.withLock { $0 = true } }
+            var counts: [Int] = []
+            var duplicates = 0
+            for _ in 0..<40 where reader.interruptedDumps < 3 {
+                let dump = try reader.addresses().filter { $0.prefix.family == .ipv4 && $0.interfaceIndex != 1 }
+                let unique = Set(dump.map(\.prefix))
+                duplicates += dump.count - unique.count
+                counts.append(unique.intersection(base).count)
+            }
+            #expect(reader.interruptedDumps > 0, "no dump was interrupted; the retry path went untested")
+            #expect(duplicates == 0)
+            #expect(counts.allSatisfy { $0 == 3000 }, "\(counts)")
         }
 
         @Test func withoutNetAdminTheErrorSaysSo() async throws {
