@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "Daemon", "Config",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
