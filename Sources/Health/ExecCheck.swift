@@ -10,6 +10,8 @@ let execOutputLimit = 200
 
 struct ExecCheck: Sendable {
     let command: [String]
+    /// False forces the waitid polling used where pidfd_open is missing (tests cover both paths).
+    var usePidfd = true
 
     var description: String { "exec " + command.joined(separator: " ") }
 
@@ -34,7 +36,7 @@ struct ExecCheck: Sendable {
         }
 
         var output = OutputPrefix()
-        let exitWatch = ExitWatch(pid: pid)
+        let exitWatch = ExitWatch(pid: pid, usePidfd: usePidfd)
         defer { exitWatch.close() }
         var outputOpen = true
         var status: Int32?
@@ -58,7 +60,15 @@ struct ExecCheck: Sendable {
             let ready = poll(&entries, 3, exitWatch.fd >= 0 ? timeoutMs : min(timeoutMs, 10))
             if ready < 0 && errno != EINTR { return (false, "poll: \(errorText(errno))") }
             if entries[0].revents != 0 { outputOpen = output.drain(readFD) }
-            if exitWatch.fd < 0 || entries[1].revents != 0 { status = exitWatch.exitStatus() }
+            if exitWatch.fd < 0 || entries[1].revents != 0 {
+                switch exitWatch.state() {
+                case .running: break
+                case .exited(let code): status = code
+                case .lost(let code):
+                    killAndReap(pid)
+                    return (false, "exit status lost: waitid: \(errorText(code)) (is SIGCHLD ignored?)")
+                }
+            }
         }
         // The leader has exited but is not reaped yet, so its pid still names the group: kill what it
         // left behind in the group, then reap.
@@ -139,20 +149,27 @@ private struct ExitWatch {
         return unsafeBitCast(symbol, to: PidfdOpen.self)
     }()
 
-    init(pid: pid_t) {
-        self.pid = pid
-        self.fd = Self.pidfdOpen.map { $0(pid, 0) } ?? -1
+    enum State {
+        case running
+        /// Exited, with a wait(2)-style status; not reaped yet.
+        case exited(Int32)
+        /// waitid failed (ECHILD: someone else reaped it, as with SIGCHLD set to SIG_IGN).
+        case lost(Int32)
     }
 
-    /// The exit status if the child has exited (left unreaped), else nil.
-    func exitStatus() -> Int32? {
+    init(pid: pid_t, usePidfd: Bool) {
+        self.pid = pid
+        self.fd = usePidfd ? Self.pidfdOpen.map { $0(pid, 0) } ?? -1 : -1
+    }
+
+    func state() -> State {
         var info = siginfo_t()
         while waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 {
-            if errno != EINTR { return nil }
+            if errno != EINTR { return .lost(errno) }
         }
-        guard info._sifields._sigchld.si_pid == pid else { return nil }
+        guard info._sifields._sigchld.si_pid == pid else { return .running }
         let code = info._sifields._sigchld.si_status
-        return info.si_code == CLD_EXITED ? (code & 0xFF) << 8 : code & 0x7F
+        return .exited(info.si_code == CLD_EXITED ? (code & 0xFF) << 8 : code & 0x7F)
     }
 
     func close() {

@@ -1,7 +1,7 @@
-import Synchronization
-
 // Time and waiting for the check threads: a monotonic clock in nanoseconds, and a cancel signal (a pipe)
 // that every poll(2) of a running check includes, so stopping a check interrupts it at once.
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -119,8 +119,9 @@ now_us() {
     printf '%s' "$((10#$t))"
 }
 
-# A pipe nobody writes to: `read -t` on it sleeps without forking `sleep` (slow under TCG).
-exec {_sys_sleep_fd}<> <(:)
+# A FIFO nobody writes to: `read -t` on it sleeps without forking `sleep` (slow under TCG).
+mkfifo "$SYS_WORK/.sleep"
+exec {_sys_sleep_fd}<>"$SYS_WORK/.sleep"
 sleep_ms() { read -r -t "$(printf '0.%03d' "$1")" -u "$_sys_sleep_fd" || true; }
 
 # wait_until TIMEOUT_MS COMMAND...: runs COMMAND every 10 ms until it succeeds; sets WAITED_MS to
@@ -258,12 +259,27 @@ anycastd_log() {
 }
 
 # --- link and address probes (succeed or fail, for wait_until) ---------------------------------
+# They capture `ip` output before matching: `ip ... | grep -q` fails at random under pipefail when
+# grep exits early and ip dies of SIGPIPE.
 
 # has_addr IF PREFIX: PREFIX (e.g. 192.0.2.53/32) is on IF in the namespace.
-has_addr() { in_ns ip -o addr show dev "$1" 2>/dev/null | grep -qE "inet6? $2 "; }
-lacks_addr() { ! has_addr "$@" && in_ns ip link show "$1" >/dev/null 2>&1; }
+has_addr() {
+    local out
+    out=$(in_ns ip -o addr show dev "$1" 2>/dev/null) || return 1
+    [[ $out =~ inet6?\ ${2//./\\.}\  ]]
+}
+# lacks_addr IF PREFIX: IF exists and PREFIX is not on it.
+lacks_addr() {
+    local out
+    out=$(in_ns ip -o addr show dev "$1" 2>/dev/null) || return 1
+    [[ ! $out =~ inet6?\ ${2//./\\.}\  ]]
+}
 # link_up IF: IF exists with the UP flag.
-link_up() { in_ns ip -o link show "$1" 2>/dev/null | grep -qE '<([^>]*,)?UP(,[^>]*)?>'; }
+link_up() {
+    local out
+    out=$(in_ns ip -o link show "$1" 2>/dev/null) || return 1
+    [[ $out =~ \<([^>]*,)?UP(,[^>]*)?\> ]]
+}
 # link_has_all IF PREFIX...: IF exists, is up and has every PREFIX.
 link_has_all() {
     local ifname=$1 p

@@ -3,6 +3,7 @@
 # before the periodic resync (60 s here): a deleted address, the link set down, the link deleted.
 # Each repair is timed from the change to the moment `ip` sees it repaired; the bound is
 # ANYCASTD_SYSTEM_REPAIR_MS (default 100 ms). Polling with `ip` under TCG adds its own delay.
+# shellcheck source=Tests/system/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_binary
 netns_new

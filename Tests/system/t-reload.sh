@@ -3,6 +3,7 @@
 # appears within ANYCASTD_SYSTEM_RELOAD_MS (default 100 ms), a removed one's address goes (after
 # the drain delay), a syntax error changes nothing and is logged as FILE:LINE:COL, and the next
 # valid edit applies.
+# shellcheck source=Tests/system/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_binary
 netns_new
