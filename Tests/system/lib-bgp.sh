@@ -30,6 +30,11 @@ BGP_CHECK_RISE=2
 BGP_CHECK_FALL=2
 # Extra arguments for every agent (ANYCASTD_SYSTEM_DAEMON_ARGS replaces them); the resync is far away
 # so that only event-driven behaviour can pass.
+# ANYCASTD_BGP_LAB_VETH=1 runs the lab on a kernel without dummy links (a developer's quick loop on the
+# host): anycast0 is then a veth the lab creates and the agents use it as an `existing` interface. The
+# system tests and the demo run with the default, a dummy link anycastd creates itself.
+BGP_IFACE_KIND=dummy
+[[ ${ANYCASTD_BGP_LAB_VETH:-0} == 1 ]] && BGP_IFACE_KIND=existing
 read -r -a BGP_DAEMON_ARGS <<<"${ANYCASTD_SYSTEM_DAEMON_ARGS:---resync-interval 60}"
 
 declare -A BGP_NS=(
@@ -77,8 +82,14 @@ bgp_topology() {
         done
     } | ip -n "${BGP_NS[r1]}" -batch - || return 1
     for host in h1 h2 c1; do
-        printf '%s
-' "link set lo up" "addr add ${BGP_NET[$host]}.2/24 dev $host-r1" "link set $host-r1 up"             "route add default via ${BGP_NET[$host]}.1" | ip -n "${BGP_NS[$host]}" -batch - || return 1
+        {
+            printf '%s\n' "link set lo up" "addr add ${BGP_NET[$host]}.2/24 dev $host-r1" "link set $host-r1 up" \
+                "route add default via ${BGP_NET[$host]}.1"
+            if [[ $BGP_IFACE_KIND == existing && $host != c1 ]]; then
+                printf '%s\n' "link add anycast0 type veth peer name anycast0-peer" "link set anycast0-peer up" \
+                    "link set anycast0 up"
+            fi
+        } | ip -n "${BGP_NS[$host]}" -batch - || return 1
     done
     # Loose reverse-path checks on the router: the anycast source of a reply may hash to either host.
     bgp_ns r1 sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
@@ -222,7 +233,7 @@ bgp_write_config() {
     $s"; done
     write_file_atomic "$dir/anycastd.json" <<EOF
 {
-  "interface": {"name": "anycast0", "kind": "dummy", "uplinks": ["$host-r1"]},
+  "interface": {"name": "anycast0", "kind": "$BGP_IFACE_KIND", "uplinks": ["$host-r1"]},
   "bgp": {
     "asn": ${BGP_ASN[$host]}, "routerId": "${BGP_NET[$host]}.2", "holdTime": "${BGP_HOLD_S}s",
     "peers": [{"name": "r1", "address": "${BGP_NET[$host]}.1", "asn": 65000}]
@@ -372,9 +383,11 @@ bgp_lab_up() {
     command -v python3 >/dev/null || { echo "python3 is not installed" >&2; return 1; }
     [[ -x $ANYCASTD_BIN ]] || { echo "no anycastd binary at $ANYCASTD_BIN (swift build)" >&2; return 1; }
     bgp_topology || return 1
-    bgp_ns h1 ip link add acd-bgp-probe type dummy 2>/dev/null \
-        || { echo "kernel $(uname -r) has no dummy link type; run through Tests/system/run.sh (kernel lab)" >&2; return 1; }
-    bgp_ns h1 ip link del acd-bgp-probe
+    if [[ $BGP_IFACE_KIND == dummy ]]; then
+        bgp_ns h1 ip link add acd-bgp-probe type dummy 2>/dev/null \
+            || { echo "kernel $(uname -r) has no dummy link type; run through Tests/system/run.sh (kernel lab)" >&2; return 1; }
+        bgp_ns h1 ip link del acd-bgp-probe
+    fi
     bird_start || return 1
     start=$(now_us)
     for host in h1 h2; do

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `kill -9` of h1's agent (a crash): BIRD drops h1's path at the latest when its hold timer (9 s)
-# expires; anycast0 and its address stay on h1 the whole time (nothing removes them, so dnsmasq keeps
-# answering what is still routed to it). A restarted agent re-announces once the check has risen.
+# expires (in fact at once: the kernel closes the dead process's TCP connection with a FIN); anycast0
+# and its address stay on h1 the whole time (nothing removes them, so dnsmasq keeps answering what is
+# still routed to it). A restarted agent re-announces once the check has risen. Then a hung agent
+# (SIGSTOP: the connection stays open, nothing is sent) is dropped by the hold timer itself, 6-9 s
+# after its last KEEPALIVE, and comes back by itself when it resumes (SIGCONT).
 source "$(dirname "${BASH_SOURCE[0]}")/lib-bgp.sh"
 bgp_lab_require
 limit=$((BGP_HOLD_S * 1000 + 1000))
@@ -42,4 +45,28 @@ else
     not_ok "after a restart, h1's path is back at BIRD" "$(bird_watch_log)"
 fi
 assert_eq "h1's address stayed on anycast0 through the restart ($ADDR_POLLS polls)" 0 "$ADDR_MISSES"
+
+pid=${BGP_PIDS[anycastd-h1]}
+bird_watch_begin absent:h1 "" 20000 || bail "the BIRD watcher starts"
+start=$(now_us)
+kill -STOP "$pid"
+watch_address
+if bird_watch_end "$start"; then
+    reason=$(birdc_r1 show protocols all h1 | grep -E 'Last error' | sed 's/^ *//')
+    diag "hung agent: BIRD dropped h1's path ${WATCH_MS} ms after SIGSTOP ($reason)"
+    assert_match "BIRD's reason is the hold timer" 'Hold timer expired' "$reason"
+    assert_ge "  ... no sooner than hold time - keepalive interval (6000 ms): ${WATCH_MS} ms" 6000 "$WATCH_MS"
+    assert_le "  ... and within hold time + 1 s = ${limit} ms" "$limit" "$WATCH_MS"
+else
+    not_ok "BIRD drops a hung agent's path when the hold timer expires" "$(bird_watch_log)"
+fi
+assert_eq "h1's address stayed on anycast0 while the agent hung ($ADDR_POLLS polls)" 0 "$ADDR_MISSES"
+bird_watch_begin present:h1 "" 30000 || bail "the BIRD watcher starts"
+start=$(now_us)
+kill -CONT "$pid"
+if bird_watch_end "$start"; then
+    ok "after SIGCONT the agent reconnects and h1's path is back (${WATCH_MS} ms)"
+else
+    not_ok "after SIGCONT the agent reconnects and h1's path is back" "$(bird_watch_log)"
+fi
 sys_finish
