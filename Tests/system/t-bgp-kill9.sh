@@ -9,12 +9,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib-bgp.sh"
 bgp_lab_require
 limit=$((BGP_HOLD_S * 1000 + 1000))
 
-# watch_address: polls h1's address while the watcher runs; sets ADDR_POLLS and ADDR_MISSES.
+# watch_address: polls h1's address (at least once) while the watcher runs; sets ADDR_POLLS and
+# ADDR_MISSES.
 watch_address() {
     ADDR_POLLS=0 ADDR_MISSES=0
-    while kill -0 "$BGP_WATCH_PID" 2>/dev/null; do
+    while true; do
         ADDR_POLLS=$((ADDR_POLLS + 1))
         host_has_addr h1 || ADDR_MISSES=$((ADDR_MISSES + 1))
+        kill -0 "$BGP_WATCH_PID" 2>/dev/null || break
         sleep_ms 50
     done
 }
