@@ -82,48 +82,69 @@ show <<<"$fib"
 [[ $fib == *"via ${BGP_NET[h1]}.2"*"via ${BGP_NET[h2]}.2"* ]] || fail "r1's kernel route should have both next hops" "$fib"
 good "two paths, one ECMP route"
 
+# paths_text PATHS: bgplab.py's `h1:100:- h2:0:(65535,0)` as words.
+paths_text() {
+    local w out='' host lp comm
+    for w in $1; do
+        [[ $w == none ]] && { out='no route'; break; }
+        IFS=: read -r host lp comm <<<"$w"
+        [[ -z $out ]] || out+='; '
+        out+="$host local pref $lp"
+        [[ $comm == - ]] || out+=" community $comm"
+    done
+    printf '%s' "$out"
+}
+# timeline START_US: what the router's table did since START_US.
+timeline() {
+    local ms paths
+    while read -r ms _ paths; do
+        printf '      %6s ms  %s\n' "${ms#+}" "$(paths_text "$paths")"
+    done < <(bird_record_since "$1")
+}
+
+bird_record_start || fail "the BIRD recorder did not start"
+
 step "The client asks 192.0.2.53 who answers (dig @192.0.2.53 id.lab TXT):"
 for _ in 1 2 3; do
     answer=$(client_query)
     printf '      %s\n' "$answer"
     [[ $answer == served-by-h[12] ]] || fail "the client should be answered" "$answer"
 done
+printf '   from now on the client also sends a query every 10 ms, each from its own source port\n'
+t0=$(now_us)
 bgp_query_loop_start 10 || fail "the query loop did not start"
 wait_until 30000 bgp_loop_has 100 >/dev/null
-bgp_query_loop_stop
-printf '   then 100 queries from different source ports, 10 ms apart: h1 answered %d, h2 answered %d, %d lost\n' \
-    "$LOOP_H1" "$LOOP_H2" "$LOOP_LOST"
-((LOOP_LOST == 0)) || fail "every query should be answered" "$(bgp_loop_losses)"
+bgp_loop_window "$t0" "$(now_us)"
+printf '   %d answered so far: h1 answered %d, h2 answered %d, %d lost\n' "$WIN_SENT" "$WIN_H1" "$WIN_H2" "$WIN_LOST"
+((WIN_SENT >= 100 && WIN_LOST == 0)) || fail "100 queries should be answered" "$(bgp_loop_losses)"
 good "all answered; the router spreads clients over both hosts"
 
 step "Failover: kill h1's DNS server." \
-    "anycastd on h1 sees two failed checks in a row and withdraws the route; the router stops sending there."
-bgp_query_loop_start 10 || fail "the query loop did not start"
-bird_watch_begin absent:h1 "" 15000 || fail "the BIRD watcher did not start"
+    "anycastd on h1 sees two failed checks in a row (200 ms apart) and withdraws the route."
 t0=$(now_us)
 bgp_dnsmasq_stop h1
-bird_watch_end "$t0" || fail "h1's path should be withdrawn" "$(bird_watch_log)"
+bird_record_wait absent:h1 "$t0" 15000 || fail "h1's path should be withdrawn" "$(bird_paths "$BGP_PREFIX")"
 gone=$((t0 + WATCH_MS * 1000))
-printf '   route from h1 withdrawn at the router %d ms after the kill; the router now has:\n' "$WATCH_MS"
+printf '   the route from h1 is withdrawn at the router %d ms after the kill; the router now has:\n' "$WATCH_MS"
 routes
-sleep_ms 1000
-bgp_query_loop_stop
-lost_after=$(bgp_loop_lost_after $((gone + 100000)))
 answer=$(client_query)
 printf '   the client asks again: %s\n' "$answer"
-printf '   query loop: %d sent, %d answered; %d lost while h1 was dead but still announced (%d ms), %d after\n' \
-    "$LOOP_SENT" "$LOOP_ANSWERED" "$LOOP_LOST" "$WATCH_MS" "$lost_after"
+bgp_sleep_ms 1200
+bgp_loop_window "$t0" $((gone + 100000))
+during=$WIN_LOST
+bgp_loop_window $((gone + 100000)) $(($(now_us) - 1100000))
+printf '   query loop: %d lost while h1 was dead but still announced (%d ms), %d of %d lost after\n' \
+    "$during" "$WATCH_MS" "$WIN_LOST" "$WIN_SENT"
 if ! bird_lacks_path h1 || ! bird_has_path h2; then
     fail "only h2's path should be left" "$(bird_paths "$BGP_PREFIX")"
 fi
 [[ $answer == served-by-h2 ]] || fail "h2 should answer" "$answer"
-((lost_after == 0)) || fail "no query should be lost after the withdrawal" "$(bgp_loop_losses)"
+((WIN_LOST == 0)) || fail "no query should be lost after the withdrawal" "$(bgp_loop_losses)"
 good "h1 out of service, clients served by h2"
-printf '   start h1'"'"'s DNS server again:\n'
-bird_watch_begin present:h1 "" 30000 || fail "the BIRD watcher did not start"
+printf "   start h1's DNS server again:\n"
 t0=$(now_us)
 bgp_dnsmasq_start h1
-bird_watch_end "$t0" || fail "h1's path should come back" "$(bird_watch_log)"
+bird_record_wait present:h1 "$t0" 30000 || fail "h1's path should come back" "$(bird_paths "$BGP_PREFIX")"
 printf '   two good checks later h1 announces again (%d ms after the start):\n' "$WATCH_MS"
 routes
 good "h1 back in service"
@@ -132,58 +153,55 @@ step "Drain h2 for maintenance: anycastd drain" \
     "anycastd first re-announces with the GRACEFUL_SHUTDOWN community (65535:0, RFC 8326), which the router" \
     "turns into local preference 0, so traffic moves to h1 while h2 still answers; after the 2 s drain delay" \
     "it withdraws. The drain is written to disk and survives restarts."
-bgp_query_loop_start 10 || fail "the query loop did not start"
-bird_watch_begin absent:h2 "" 15000 graceful:h2 || fail "the BIRD watcher did not start"
 t0=$(now_us)
 out=$(bgp_ctl h2 drain 2>&1) || fail "anycastd drain failed" "$out"
-returned=$((($(now_us) - t0) / 1000))
 printf '   $ anycastd drain\n'
 show <<<"$out"
-wait_until 5000 bird_graceful_path h2 >/dev/null
-printf '   the router now has (local preference and communities from birdc show route all):\n'
-bird_paths "$BGP_PREFIX" | show
-bird_watch_end "$t0" || fail "h2's path should go GRACEFUL_SHUTDOWN, then be withdrawn" "$(bird_watch_log)"
-gs=${WATCH_MARK[graceful:h2]:-}
-[[ -n $gs ]] || fail "GRACEFUL_SHUTDOWN should be seen before the withdrawal" "$(bird_watch_log)"
-printf '   GRACEFUL_SHUTDOWN seen %d ms after the command returned, withdrawn %d ms after that; the router now has:\n' \
-    $((gs - returned)) $((WATCH_MS - gs))
-routes
-sleep_ms 300
-bgp_query_loop_stop
-printf '   query loop during the drain: %d sent, %d answered\n' "$LOOP_SENT" "$LOOP_ANSWERED"
-((WATCH_MS - gs >= BGP_DRAIN_MS - 500)) || fail "the withdrawal should wait for the drain delay (${BGP_DRAIN_MS} ms)" "$(bird_watch_log)"
-((LOOP_LOST == 0)) || fail "no query should be lost during a drain" "$(bgp_loop_losses)"
+bird_record_wait absent:h2 "$t0" 20000 || fail "h2's path should be withdrawn" "$(bird_paths "$BGP_PREFIX")"
+withdrawn=$WATCH_MS
+if ! bird_record_find graceful:h2 "$t0" || ((WATCH_MS >= withdrawn)); then
+    fail "GRACEFUL_SHUTDOWN should be seen before the withdrawal" "$(bird_record_since "$t0")"
+fi
+gs=$WATCH_MS
+printf '   what the router saw, polled every 10 ms (ms since the command was started):\n'
+timeline "$t0"
+bgp_sleep_ms 1200
+bgp_loop_window "$t0" $(($(now_us) - 1100000))
+printf '   GRACEFUL_SHUTDOWN, then the withdrawal %d ms later; query loop meanwhile: %d sent, %d lost\n' \
+    $((withdrawn - gs)) "$WIN_SENT" "$WIN_LOST"
+((withdrawn >= BGP_DRAIN_MS - 50)) || fail "the withdrawal should wait for the drain delay (${BGP_DRAIN_MS} ms)"
+((WIN_LOST == 0)) || fail "no query should be lost during a drain" "$(bgp_loop_losses)"
 good "h2 drained without losing a query"
 
 step "Undrain h2: anycastd undrain"
-bird_watch_begin present:h2 "" 15000 || fail "the BIRD watcher did not start"
 t0=$(now_us)
 out=$(bgp_ctl h2 undrain 2>&1) || fail "anycastd undrain failed" "$out"
-returned=$((($(now_us) - t0) / 1000))
 printf '   $ anycastd undrain\n'
 show <<<"$out"
-bird_watch_end "$t0" || fail "h2's path should come back" "$(bird_watch_log)"
-printf '   h2 announces again (%d ms after the command returned):\n' $((WATCH_MS - returned))
+bird_record_wait present:h2 "$t0" 15000 || fail "h2's path should come back" "$(bird_paths "$BGP_PREFIX")"
+printf '   h2 announces again; the router has:\n'
 routes
 good "both hosts in service"
 
-step "Clean shutdown of h1's anycastd (SIGTERM, as systemctl stop does) while the client queries every 10 ms." \
+step "Clean shutdown of h1's anycastd (SIGTERM, as systemctl stop does), the client still querying every 10 ms." \
     "It drains (GRACEFUL_SHUTDOWN, withdraw), then closes the session with a Cease NOTIFICATION carrying" \
     "a shutdown message (RFC 9003). The address stays, so queries already on their way are answered."
-bgp_query_loop_start 10 || fail "the query loop did not start"
-sleep_ms 500
+t0=$(now_us)
 bgp_anycastd_stop h1
-printf '   anycastd exited with status %s after %d ms\n' "$STOP_STATUS" "$STOP_MS"
+printf '   anycastd exited with status %s after %d ms; what the router saw (ms since SIGTERM):\n' "$STOP_STATUS" "$STOP_MS"
+timeline "$t0"
 [[ $STOP_STATUS == 0 ]] || fail "anycastd should exit 0"
-sleep_ms 1500
+bgp_sleep_ms 1500
 bgp_query_loop_stop
+bgp_loop_window "$t0" $(($(now_us) - 1100000))
 printf '   the router says (birdc show protocols all h1):\n'
 birdc_r1 show protocols all h1 | grep -E '^h1 |Message:|Last error' | show
-printf '   query loop: %d sent, %d answered, %d lost\n' "$LOOP_SENT" "$LOOP_ANSWERED" "$LOOP_LOST"
+printf '   query loop since SIGTERM: %d sent, %d answered, %d lost (all demo long: %d sent, %d lost)\n' \
+    "$WIN_SENT" "$WIN_ANSWERED" "$WIN_LOST" "$LOOP_SENT" "$LOOP_LOST"
 [[ $(birdc_r1 show protocols all h1) =~ anycastd\ stopping|Administrative\ shutdown ]] \
     || fail "BIRD should show the Cease/Administrative shutdown" "$(birdc_r1 show protocols all h1)"
 bird_lacks_path h1 || fail "h1's path should be gone" "$(bird_paths "$BGP_PREFIX")"
-((LOOP_LOST == 0)) || fail "no query should be lost on a planned stop" "$(bgp_loop_losses)"
+((WIN_LOST == 0)) || fail "no query should be lost on a planned stop" "$(bgp_loop_losses)"
 good "stopped cleanly, 0 queries lost"
 
 printf '\ndemo: all %d steps behaved as shown (%d s).\n' "$step_no" $((($(now_us) - demo_start) / 1000000))

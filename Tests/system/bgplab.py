@@ -185,7 +185,9 @@ def condition_holds(paths, condition):
         return proto not in paths
     if kind == "graceful":
         return proto in paths and "(65535,0)" in paths[proto][1] and paths[proto][0] == "0"
-    raise SystemExit("watch-bird: unknown condition %r (present:P, absent:P, graceful:P)" % condition)
+    if kind == "never":  # record changes until killed
+        return False
+    raise SystemExit("watch-bird: unknown condition %r (present:P, absent:P, graceful:P, never:)" % condition)
 
 
 def watch_bird(args):

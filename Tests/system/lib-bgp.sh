@@ -37,6 +37,14 @@ BGP_IFACE_KIND=dummy
 [[ ${ANYCASTD_BGP_LAB_VETH:-0} == 1 ]] && BGP_IFACE_KIND=existing
 read -r -a BGP_DAEMON_ARGS <<<"${ANYCASTD_SYSTEM_DAEMON_ARGS:---resync-interval 60}"
 
+# bgp_sleep_ms MS: sleeps MS milliseconds without starting a process (lib.sh's sleep_ms takes MS < 1000
+# only: it formats 0.MS).
+bgp_sleep_ms() {
+    local t
+    printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+    read -r -t "$t" -u "$_sys_sleep_fd" || true
+}
+
 declare -A BGP_NS=(
     [r1]=acd-bgp-$$-r1 [h1]=acd-bgp-$$-h1 [h2]=acd-bgp-$$-h2 [c1]=acd-bgp-$$-c1
 )
@@ -221,6 +229,81 @@ bird_watch_end() {
 
 # bird_watch_log: what the watcher saw, as TAP comments.
 bird_watch_log() { sed 's/^/#   watch: /' "$BGP_WATCH_OUT"; }
+
+# bird_record_start: records BIRD's paths for 192.0.2.53/32 (polled every 10 ms) on every change until
+# the lab is torn down, in BGP_RECORD as `ready|change WALL_US PATHS` lines. One process for a whole
+# session saves a start-up per measurement (seconds each in the lab VM); bird_record_wait reads it.
+bird_record_start() {
+    BGP_RECORD=$BGP_DIR/bird-record
+    python3 -S "$BGP_TOOL" watch-bird --socket "$BGP_DIR/r1/bird.ctl" --until never: --timeout-ms 86400000 \
+        >"$BGP_RECORD" 2>&1 &
+    _bgp_extra_pids+=("$!")
+    wait_until 30000 grep -q '^ready ' "$BGP_RECORD" >/dev/null \
+        || { echo "watch-bird did not start: $(cat "$BGP_RECORD")" >&2; return 1; }
+}
+
+# _bird_summary_holds CONDITION PATHS: CONDITION (present:H, absent:H, graceful:H) holds for PATHS as
+# bgplab.py prints them (H:LOCALPREF:COMMUNITIES ... or none).
+_bird_summary_holds() {
+    local kind=${1%%:*} host=${1#*:} tok='' w
+    for w in $2; do [[ $w == "$host:"* ]] && tok=$w; done
+    case $kind in
+    present) [[ -n $tok && $tok != *"(65535,0)"* ]] ;;
+    absent) [[ -z $tok ]] ;;
+    graceful) [[ $tok == "$host:0:"*"(65535,0)"* ]] ;;
+    *) return 1 ;;
+    esac
+}
+
+# bird_record_find CONDITION START_US: whether the record shows CONDITION at START_US or later; sets
+# WATCH_MS to when (0: it already held at START_US).
+bird_record_find() {
+    local kind t rest state=none checked=0
+    while read -r kind t rest; do
+        [[ $kind == ready || $kind == change ]] || continue
+        if ((t <= $2)); then
+            state=$rest
+            continue
+        fi
+        if ((!checked)); then
+            checked=1
+            _bird_summary_holds "$1" "$state" && { WATCH_MS=0; return 0; }
+        fi
+        _bird_summary_holds "$1" "$rest" && { WATCH_MS=$(((t - $2) / 1000)); return 0; }
+    done <"$BGP_RECORD"
+    ((checked)) || ! _bird_summary_holds "$1" "$state" || { WATCH_MS=0; return 0; }
+    return 1
+}
+
+# bird_record_wait CONDITION START_US TIMEOUT_MS: waits until the record shows CONDITION (see
+# bird_record_find); WATCH_MS is then measured from START_US. Returns 1 on timeout.
+bird_record_wait() {
+    local deadline=$(($(now_us) + $3 * 1000))
+    WATCH_MS=-1
+    until bird_record_find "$1" "$2"; do
+        (($(now_us) < deadline)) || return 1
+        bgp_sleep_ms 20
+    done
+}
+
+# bird_record_since START_US: the record's changes after START_US, as `+MS PATHS` lines.
+bird_record_since() {
+    local kind t rest
+    while read -r kind t rest; do
+        [[ $kind == change ]] && ((t > $1)) && printf '+%d ms  %s\n' $(((t - $1) / 1000)) "$rest"
+    done <"$BGP_RECORD"
+}
+
+# bgp_loop_window FROM_US TO_US: counts the running query loop's queries sent in [FROM_US, TO_US)
+# into WIN_SENT, WIN_ANSWERED, WIN_LOST, WIN_H1, WIN_H2. Queries still unanswered are not counted:
+# call it at least the loop's timeout (1 s) after TO_US for a complete count.
+bgp_loop_window() {
+    local counts
+    counts=$(awk -v a="$1" -v b="$2" '!/^#/ && $2 >= a && $2 < b { n++; if ($3 ~ /^served-by-/) ok++; else l++
+        if ($3 == "served-by-h1") h1++; if ($3 == "served-by-h2") h2++ }
+        END { printf "%d %d %d %d %d", n, ok, l, h1, h2 }' "$BGP_LOOP_OUT")
+    read -r WIN_SENT WIN_ANSWERED WIN_LOST WIN_H1 WIN_H2 <<<"$counts"
+}
 
 # --- the anycast hosts -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ gone=$((start + WATCH_MS * 1000))
 assert_match "h2's path stays at BIRD" '(^| )h2:100:-( |$)' "$WATCH_LINE"
 
 # Keep the loop going a while after the withdrawal, then count.
-sleep_ms 1500
+bgp_sleep_ms 1500
 answer=$(client_query)
 assert_eq "a client query after the withdrawal is answered by h2" served-by-h2 "$answer"
 bgp_query_loop_stop

@@ -17,7 +17,7 @@ watch_address() {
         ADDR_POLLS=$((ADDR_POLLS + 1))
         host_has_addr h1 || ADDR_MISSES=$((ADDR_MISSES + 1))
         kill -0 "$BGP_WATCH_PID" 2>/dev/null || break
-        sleep_ms 50
+        bgp_sleep_ms 50
     done
 }
 
