@@ -29,7 +29,8 @@ if wait_until 15000 host_lacks_addr h1 "$web" >/dev/null; then
     diag "withdrawn at BIRD after ${withdrawn} ms, address removed after ${removed} ms (drain delay ${BGP_DRAIN_MS} ms)"
     assert_ge "the address goes no sooner than the drain delay after the withdrawal" \
         $((withdrawn + BGP_DRAIN_MS - 200)) "$removed"
-    assert_le "  ... and within drain delay + 1500 ms of the edit" $((BGP_DRAIN_MS + 1500)) "$removed"
+    # Polling the address costs a process start (a few hundred ms in the lab VM), hence the margin.
+    assert_le "  ... and within drain delay + 1500 ms of the withdrawal" $((withdrawn + BGP_DRAIN_MS + 1500)) "$removed"
 else
     not_ok "$web is removed from h1's anycast0 after the drain delay" "$(bgp_ns h1 ip -o addr show dev anycast0)"
 fi
