@@ -19,11 +19,7 @@ struct ExecCheck: Sendable {
         guard let program = command.first, !program.isEmpty else { return (false, "bad check: empty command") }
         let deadline = monotonicNanos() + timeout
 
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { return (false, "pipe: \(errorText(errno))") }
-        let (readFD, writeFD) = (pipeFDs[0], pipeFDs[1])
-        _ = fcntl(readFD, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeFD, F_SETFD, FD_CLOEXEC)
+        guard let (readFD, writeFD) = makePipe() else { return (false, "pipe: \(errorText(errno))") }
         _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
         defer { close(readFD) }
 
@@ -58,7 +54,11 @@ struct ExecCheck: Sendable {
                 cancel?.pollEntry ?? pollfd(fd: -1, events: 0, revents: 0),
             ]
             let ready = poll(&entries, 3, exitWatch.fd >= 0 ? timeoutMs : min(timeoutMs, 10))
-            if ready < 0 && errno != EINTR { return (false, "poll: \(errorText(errno))") }
+            if ready < 0 && errno != EINTR {
+                let code = errno
+                killAndReap(pid)
+                return (false, "poll: \(errorText(code))")
+            }
             if entries[0].revents != 0 { outputOpen = output.drain(readFD) }
             if exitWatch.fd < 0 || entries[1].revents != 0 {
                 switch exitWatch.state() {
