@@ -30,6 +30,10 @@ let package = Package(
             dependencies: ["NetAddress", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // libFuzzer target for the BGP decoder; see Tests/fuzz/run.sh.
+        .executableTarget(
+            name: "BGPFuzz", dependencies: ["BGP"], swiftSettings: strict
+        ),
         // SwiftNIO TCP shell around the BGP FSM.
         .target(
             name: "BGPSession",
@@ -37,6 +41,7 @@ let package = Package(
                 "BGP", "NetAddress",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -68,8 +73,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Test tool: one BGP session to one router, routes from the command line, scripted on stdin.
+        .executableTarget(
+            name: "bgp-probe",
+            dependencies: [
+                "BGPSession", "BGP", "NetAddress",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress", "CMnl"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGP"]),

@@ -5,6 +5,7 @@ import NetAddress
 /// The whole desired state of one host.
 public struct DesiredState: Sendable, Equatable {
     public var interface: InterfaceConfig
+    /// A file without a `bgp` section gives ASN 0, router ID 0.0.0.0 and no peers: addresses only, nothing announced.
     public var bgp: BGPConfig
     public var services: [ServiceConfig]
     public var drain: DrainConfig
@@ -65,7 +66,10 @@ public struct InterfaceConfig: Sendable, Equatable {
     public var uplinks: [String]
     public var sysctl: InterfaceSysctl
 
-    public init(name: String = "anycast0", kind: InterfaceKind = .dummy, uplinks: [String] = [], sysctl: InterfaceSysctl = .init()) {
+    public init(
+        name: String = "anycast0", kind: InterfaceKind = .dummy, uplinks: [String] = [],
+        sysctl: InterfaceSysctl = .init()
+    ) {
         self.name = name
         self.kind = kind
         self.uplinks = uplinks
@@ -101,15 +105,16 @@ public struct PeerConfig: Sendable, Equatable {
     public var localAddress: IPAddress?
     /// Only wait for the router to connect in.
     public var passive: Bool
-    /// TTL of outgoing BGP packets; 1 is directly connected eBGP. Default 1 (255 for iBGP).
+    /// TTL of outgoing BGP packets; 1 is directly connected eBGP. Default 1 (255 for iBGP unless ttlSecurity).
     public var multihop: Int
-    /// GTSM (RFC 5082): send TTL 255 and require 255 on receive.
+    /// GTSM (RFC 5082): send TTL 255 and require 255 on receive. The reader rejects it with multihop > 1.
     public var ttlSecurity: Bool
     /// File holding the TCP MD5 password (RFC 2385); never logged.
     public var passwordFile: String?
     /// Hold time offered to this peer; default the global one. 0 or at least 3 s.
     public var holdTime: Duration?
-    /// Address families to negotiate; default both families of the services using this peer.
+    /// Address families to negotiate. The reader's default is the session's own family, plus the other
+    /// family when `nextHop` has an address for it (a family over the other transport needs that next hop).
     public var families: [AddressFamily]
     public var nextHop: NextHopConfig
     /// How many extra times the local ASN is prepended.
@@ -210,7 +215,10 @@ public struct CheckConfig: Sendable, Equatable {
     /// Failures in a row to become down; default 2.
     public var fall: Int
 
-    public init(kind: CheckKind, interval: Duration = .seconds(1), timeout: Duration = .milliseconds(500), rise: Int = 2, fall: Int = 2) {
+    public init(
+        kind: CheckKind, interval: Duration = .seconds(1), timeout: Duration = .milliseconds(500), rise: Int = 2,
+        fall: Int = 2
+    ) {
         self.kind = kind
         self.interval = interval
         self.timeout = timeout

@@ -1,9 +1,9 @@
 // IPv4 and IPv6 addresses and prefixes: the one address model shared by Config, Netlink, BGP and the
 // Reconciler. Pure value types; parsing and printing follow inet_pton(3) and RFC 5952.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An IPv4 address, stored in host byte order.

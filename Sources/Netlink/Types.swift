@@ -5,7 +5,7 @@ import NetAddress
 /// Per-interface IPv4 settings that anycastd manages (net.ipv4.conf.IF.NAME), as IPV4_DEVCONF_* ids.
 public enum IPv4DevConf: Int, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     // Values are the kernel's IPV4_DEVCONF_* enum (linux/ip.h), which IFLA_INET_CONF indexes from 1.
-    case rpFilter = 6
+    case rpFilter = 8
     case arpAnnounce = 18
     case arpIgnore = 19
 
@@ -58,7 +58,10 @@ public struct AddressInfo: Sendable, Equatable, Hashable {
     public var preferredLifetime: UInt32
     public var validLifetime: UInt32
 
-    public init(interfaceIndex: Int32, prefix: IPPrefix, flags: UInt32 = 0, preferredLifetime: UInt32 = .max, validLifetime: UInt32 = .max) {
+    public init(
+        interfaceIndex: Int32, prefix: IPPrefix, flags: UInt32 = 0, preferredLifetime: UInt32 = .max,
+        validLifetime: UInt32 = .max
+    ) {
         self.interfaceIndex = interfaceIndex
         self.prefix = prefix
         self.flags = flags
@@ -84,7 +87,8 @@ public enum NetlinkOperation: Sendable, Equatable, Hashable, CustomStringConvert
     case setAddrGenModeNone(name: String)
     /// net.ipv4.conf.NAME.KEY = VALUE through RTM_SETLINK IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF.
     case setIPv4Conf(name: String, key: IPv4DevConf, value: UInt32)
-    /// net.ipv4.conf.all.KEY = VALUE through RTM_SETLINK IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF, for opt-in use.
+    /// net.ipv4.conf.all.KEY = VALUE, for opt-in use: written to /proc/sys/net/ipv4/conf/all/KEY, since
+    /// rtnetlink has no link called "all" to send RTM_SETLINK to.
     case setIPv4ConfAll(key: IPv4DevConf, value: UInt32)
     /// `ip addr replace PREFIX dev NAME`; IPv6 gets `nodad preferred_lft 0` so it is never a source address.
     case addAddress(name: String, prefix: IPPrefix)

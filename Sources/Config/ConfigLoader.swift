@@ -1,0 +1,84 @@
+// The entry point for reading the desired-state file: bytes → strict JSON tree → DesiredState with
+// defaults, or every problem found as `FILE:LINE:COL: path: message`. The daemon, `anycastd check` and
+// the reload path all go through here.
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Reads and validates desired-state files.
+public enum ConfigLoader {
+    /// Files larger than this are refused rather than read into memory; real configs are a few KiB.
+    public static let maximumFileSize = 16 << 20
+
+    /// Parses and validates `bytes` (the content of `file`, which names it in diagnostics).
+    ///
+    /// A syntax error stops at that error; otherwise every problem in the file is reported, sorted by position.
+    public static func parse(_ bytes: [UInt8], file: String) -> Result<DesiredState, ConfigError> {
+        let sink = DiagnosticSink(file: file)
+        var parser = JSONParser(bytes)
+        let root: JSONNode
+        do {
+            root = try parser.parseDocument()
+        } catch {
+            sink.report(error.position, error.path, error.message)
+            return .failure(ConfigError(diagnostics: sink.sorted))
+        }
+        for warning in parser.nonFatal { sink.report(warning.position, warning.path, warning.message) }
+        let state = ConfigDecoder(sink: sink).decodeDesiredState(root)
+        guard sink.diagnostics.isEmpty, let state else {
+            return .failure(ConfigError(diagnostics: sink.sorted))
+        }
+        return .success(state)
+    }
+
+    /// Reads the file at `path` and parses it; a file that cannot be read gives one diagnostic naming
+    /// the file and the system's reason, such as `/etc/anycastd/anycastd.json: cannot read: No such file
+    /// or directory`.
+    public static func load(path: String) -> Result<DesiredState, ConfigError> {
+        switch readFile(path) {
+        case .success(let bytes): parse(bytes, file: path)
+        case .failure(let reason):
+            .failure(
+                ConfigError(diagnostics: [
+                    ConfigDiagnostic(file: path, line: 0, column: 0, path: "", message: "cannot read: \(reason)")
+                ]))
+        }
+    }
+
+    private static func readFile(_ path: String) -> Result<[UInt8], ReadFailureText> {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return .failure(ReadFailureText(errno)) }
+        defer { close(descriptor) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failure(ReadFailureText(errno))
+            }
+            if count == 0 { return .success(contents) }
+            contents += chunk[0..<count]
+            if contents.count > maximumFileSize {
+                return .failure(ReadFailureText(text: "file is larger than \(maximumFileSize >> 20) MiB"))
+            }
+        }
+    }
+}
+
+/// The reason a read failed, as text (strerror), so it can travel in a diagnostic.
+private struct ReadFailureText: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ code: Int32) {
+        if code == EISDIR {
+            description = "is a directory"
+        } else {
+            description = String(cString: strerror(code))
+        }
+    }
+
+    init(text: String) { description = text }
+}

@@ -1,0 +1,122 @@
+// Config errors with a position: every problem the reader finds in the desired-state file becomes one
+// `ConfigDiagnostic` (`FILE:LINE:COL: json.path: message`); `ConfigError` carries all of them, sorted.
+
+/// A place in the file: 1-based line and column; the column counts Unicode characters (scalars), so a
+/// tab or an `é` is one column. Line 0 means the problem concerns the whole file (it could not be read).
+public struct SourcePosition: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(line):\(column)" }
+
+    public static func < (lhs: SourcePosition, rhs: SourcePosition) -> Bool {
+        (lhs.line, lhs.column) < (rhs.line, rhs.column)
+    }
+}
+
+/// One problem in a desired-state file.
+public struct ConfigDiagnostic: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The file name as given to the loader.
+    public var file: String
+    public var line: Int
+    public var column: Int
+    /// Where in the JSON document, such as `bgp.peers[0].asn`; empty for the document as a whole.
+    public var path: String
+    public var message: String
+
+    public init(file: String, line: Int, column: Int, path: String, message: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.message = message
+    }
+
+    /// `FILE:LINE:COL: path: message`, the form compilers use so editors can jump to it. The path is left
+    /// out when empty, and `LINE:COL` when the problem concerns the whole file (line 0).
+    public var description: String {
+        let location = line > 0 ? "\(file):\(line):\(column)" : file
+        return path.isEmpty ? "\(location): \(message)" : "\(location): \(path): \(message)"
+    }
+
+    var position: SourcePosition { SourcePosition(line: line, column: column) }
+}
+
+/// Everything wrong with a desired-state file, sorted by position.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var diagnostics: [ConfigDiagnostic]
+
+    public init(diagnostics: [ConfigDiagnostic]) {
+        self.diagnostics = diagnostics
+    }
+
+    /// One line per diagnostic.
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// A location inside the JSON document, printed as `services[1].checks[0].timeout`.
+struct JSONPath: Sendable, Hashable, CustomStringConvertible {
+    enum Component: Sendable, Hashable {
+        case key(String)
+        case index(Int)
+    }
+
+    var components: [Component] = []
+
+    static let root = JSONPath()
+
+    func appending(_ key: String) -> JSONPath { JSONPath(components: components + [.key(key)]) }
+    func appending(_ index: Int) -> JSONPath { JSONPath(components: components + [.index(index)]) }
+
+    var description: String {
+        var text = ""
+        for component in components {
+            switch component {
+            case .index(let index):
+                text += "[\(index)]"
+            case .key(let key) where JSONPath.isIdentifier(key):
+                text += text.isEmpty ? key : ".\(key)"
+            case .key(let key):
+                text += "[\(quoteJSONString(key))]"
+            }
+        }
+        return text
+    }
+
+    /// Keys that read well after a dot; anything else is shown as `["odd key"]`.
+    private static func isIdentifier(_ key: String) -> Bool {
+        guard let first = key.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+        return key.unicodeScalars.allSatisfy { scalar in
+            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                || scalar == "_" || scalar == "$"
+        }
+    }
+}
+
+/// Collects diagnostics while the reader walks the file; one per load, never shared across threads.
+final class DiagnosticSink {
+    let file: String
+    private(set) var diagnostics: [ConfigDiagnostic] = []
+
+    init(file: String) { self.file = file }
+
+    func report(_ position: SourcePosition, _ path: JSONPath, _ message: String) {
+        diagnostics.append(
+            ConfigDiagnostic(
+                file: file, line: position.line, column: position.column, path: path.description, message: message
+            )
+        )
+    }
+
+    /// Sorted by position; problems at the same position keep the order they were found in.
+    var sorted: [ConfigDiagnostic] {
+        diagnostics.enumerated().sorted { a, b in
+            a.element.position != b.element.position ? a.element.position < b.element.position : a.offset < b.offset
+        }.map(\.element)
+    }
+}

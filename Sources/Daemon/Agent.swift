@@ -1,0 +1,296 @@
+// The agent: one actor owns the desired state (the last valid configuration), what netlink observed,
+// service health, drains and what each peer was given, and turns every input (configuration edits,
+// SIGHUP, netlink events, health changes, control commands, timers) into a fresh plan at once.
+// Netlink events only ring a doorbell that holds at most one pending ring, so a burst of events (for
+// example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
+import Config
+import Foundation
+import Health
+import Logging
+import NetAddress
+import Netlink
+import Reconciler
+
+/// Knobs of a running agent that are not part of the desired-state file.
+public struct AgentOptions: Sendable {
+    public var configPath: String
+    /// Full resync interval, a safety net for missed events. Default 30 s.
+    public var resyncInterval: Duration
+
+    public init(configPath: String, resyncInterval: Duration = .seconds(30)) {
+        self.configPath = configPath
+        self.resyncInterval = resyncInterval
+    }
+}
+
+/// The long-running reconciler.
+public actor Agent {
+    let options: AgentOptions
+    let logger: Logger
+    let netlink: NetlinkSocket
+    let announcer: any Announcer
+    let health: HealthMonitor
+    /// The last configuration that parsed and validated; nil before the first one.
+    var desired: DesiredState?
+    /// Errors of the last load that failed, cleared by the next good one.
+    var configErrors: [ConfigDiagnostic] = []
+    var store: StateStore?
+    /// Addresses anycastd added to an `existing` interface.
+    var owned: Set<IPPrefix> = []
+    /// Prefixes removed from the configuration that stay on the interface until the drain delay passed.
+    var retiring: [IPPrefix: ContinuousClock.Instant] = [:]
+    var lastObserved = ObservedHost()
+    var lastWarnings: [String] = []
+    /// Services whose checks are all up.
+    var healthy: Set<String> = []
+    /// Drained services, persisted; `*` is the whole host.
+    var drains: Set<String> = []
+    /// When each drain began in this process; a drain restored from disk has none (already withdrawn).
+    var drainStarted: [String: ContinuousClock.Instant] = [:]
+    /// When a graceful stop began.
+    var stopStarted: ContinuousClock.Instant?
+    /// What each peer was last told to have.
+    var lastRoutes: [String: [IPPrefix: Announcement]] = [:]
+    var lastVerdicts: [IPPrefix: PrefixVerdict] = [:]
+    /// Reconcile requests; buffering the newest one only coalesces bursts.
+    let doorbell: AsyncStream<Void>.Continuation
+    let doorbellStream: AsyncStream<Void>
+
+    public init(options: AgentOptions, logger: Logger, announcer: any Announcer = NoAnnouncer()) throws {
+        self.options = options
+        self.logger = logger
+        self.announcer = announcer
+        self.health = HealthMonitor()
+        do {
+            self.netlink = try NetlinkSocket()
+        } catch {
+            throw DaemonError("netlink: \(error)")
+        }
+        (doorbellStream, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    // MARK: configuration
+
+    /// Loads the file; on success it becomes the desired state, on failure the last good one stays.
+    @discardableResult
+    func loadConfig(reason: String) async -> Bool {
+        switch ConfigLoader.load(path: options.configPath) {
+        case .failure(let error):
+            configErrors = error.diagnostics
+            for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
+            if desired != nil {
+                logger.error("configuration not applied (\(reason)); keeping the last good state")
+            }
+            return false
+        case .success(let state):
+            configErrors = []
+            if desired == state {
+                logger.info("configuration unchanged (\(reason))")
+                return true
+            }
+            await adopt(state)
+            logger.info(
+                "configuration loaded (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers"
+            )
+            return true
+        }
+    }
+
+    /// Makes a valid configuration the desired state. Prefixes that left it and were announced stay on the
+    /// interface for the drain delay, so routers converge before the address goes.
+    func adopt(_ state: DesiredState) async {
+        if store?.directory != state.stateDirectory {
+            let store = StateStore(directory: state.stateDirectory)
+            self.store = store
+            owned = store.loadOwnedAddresses()
+            drains = store.loadDrains()
+            for drain in drains.sorted() {
+                logger.notice("\(drain == "*" ? "host" : drain): drained (kept from before the restart)")
+            }
+        }
+        if let previous = desired {
+            let removed = Set(previous.allPrefixes).subtracting(state.allPrefixes)
+            let established = await announcer.establishedPeers()
+            let deadline = ContinuousClock.now + state.drain.delay
+            for prefix in removed.sorted() {
+                let announced = lastRoutes.contains { established.contains($0.key) && $0.value[prefix] != nil }
+                guard announced else { continue }
+                retiring[prefix] = deadline
+                logger.info(
+                    "\(prefix): removed from the configuration; withdrawn, address removed in \(formatDuration(state.drain.delay))"
+                )
+                scheduleWakeUp(at: deadline)
+            }
+            for prefix in state.allPrefixes { retiring[prefix] = nil }
+        }
+        desired = state
+        // A service without checks is healthy from the start; the others start down until they rise.
+        for service in state.services where service.checks.isEmpty { healthy.insert(service.name) }
+        health.update(
+            services: state.services.map { service in
+                (name: service.name, checks: service.checks, defaultDNSServer: service.prefixes.first?.address)
+            })
+        await announcer.configure(state)
+    }
+
+    /// Rings the doorbell at a deadline (drain delays, retries).
+    func scheduleWakeUp(at deadline: ContinuousClock.Instant) {
+        let doorbell = self.doorbell
+        Task {
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            doorbell.yield()
+        }
+    }
+
+    // MARK: one pass
+
+    /// Repairs the interface, then re-evaluates the announcement rule.
+    func reconcile() async {
+        reconcileInterface()
+        await updateAnnouncements()
+    }
+
+    func healthChanged(_ service: ServiceHealth) async {
+        let was = healthy.contains(service.name)
+        if service.isUp { healthy.insert(service.name) } else { healthy.remove(service.name) }
+        if was != service.isUp || service.checks.isEmpty {
+            let detail = service.checks.map { "\($0.description): \($0.lastResult ?? "no result yet")" }
+                .joined(separator: "; ")
+            logger.notice(
+                "\(service.name): \(service.isUp ? "healthy" : "unhealthy")\(detail.isEmpty ? "" : " (\(detail))")")
+        }
+        await updateAnnouncements()
+    }
+
+    // MARK: running
+
+    /// Runs until SIGTERM/SIGINT. Returns the process exit status.
+    public func run() async -> Int32 {
+        guard await loadConfig(reason: "start"), let state = desired else {
+            logger.critical("no valid configuration at \(options.configPath); not starting")
+            return ExitStatus.config
+        }
+        let monitor: NetlinkMonitor
+        let watcher: ConfigWatcher
+        let control: ControlServer
+        do {
+            monitor = try NetlinkMonitor()
+            watcher = try ConfigWatcher(path: options.configPath)
+            control = try await ControlServer.start(
+                path: state.control.socket, group: .singletonMultiThreadedEventLoopGroup
+            ) {
+                [self] request in await self.handle(request)
+            }
+        } catch {
+            logger.critical("\(error)")
+            return ExitStatus.failure
+        }
+        await reconcile()
+        SystemdNotify.send("READY=1\nSTATUS=running")
+
+        let doorbell = self.doorbell
+        let events = monitor.events()
+        let changes = watcher.changes()
+        let interval = options.resyncInterval
+        let healthEvents = health.events
+        let sessionEvents = announcer.sessionEvents
+        let (finishes, finish) = AsyncStream.makeStream(of: Int32.self)
+        let status = await withTaskGroup(of: Int32?.self) { group -> Int32 in
+            group.addTask {
+                for await event in events where await self.isRelevant(event) {
+                    if event == .overrun { self.logger.warning("netlink events lost (ENOBUFS); full resync") }
+                    doorbell.yield()
+                }
+                return nil
+            }
+            group.addTask {
+                for await _ in changes {
+                    await self.loadConfig(reason: "file changed")
+                    doorbell.yield()
+                }
+                return nil
+            }
+            group.addTask {
+                for await service in healthEvents { await self.healthChanged(service) }
+                return nil
+            }
+            group.addTask {
+                for await _ in sessionEvents { doorbell.yield() }
+                return nil
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    doorbell.yield()
+                }
+                return nil
+            }
+            if let watchdog = SystemdNotify.watchdogInterval {
+                group.addTask {
+                    while !Task.isCancelled {
+                        SystemdNotify.send("WATCHDOG=1")
+                        try? await Task.sleep(for: watchdog)
+                    }
+                    return nil
+                }
+            }
+            group.addTask {
+                for await _ in self.doorbellStream { await self.reconcile() }
+                return nil
+            }
+            group.addTask {
+                var stopRequested = false
+                for await signal in SignalSource.signals() {
+                    switch signal {
+                    case .reload:
+                        await self.loadConfig(reason: "SIGHUP")
+                        doorbell.yield()
+                    case .stop where stopRequested:
+                        self.logger.warning("second stop signal: exiting at once")
+                        finish.yield(ExitStatus.ok)
+                    case .stop:
+                        stopRequested = true
+                        Task {
+                            await self.gracefulStop()
+                            finish.yield(ExitStatus.ok)
+                        }
+                    }
+                }
+                return nil
+            }
+            for await code in finishes {
+                group.cancelAll()
+                return code
+            }
+            return ExitStatus.ok
+        }
+        monitor.stop()
+        watcher.stop()
+        health.stop()
+        await control.stop()
+        return status
+    }
+
+    /// The stop sequence: the drain sequence for everything, then Cease/Administrative Shutdown.
+    /// Addresses and the interface stay, so services bound to them keep answering.
+    func gracefulStop() async {
+        SystemdNotify.send("STOPPING=1")
+        let established = await announcer.establishedPeers()
+        let announced = lastRoutes.contains { established.contains($0.key) && !$0.value.isEmpty }
+        stopStarted = .now
+        let delay = desired?.drain.delay ?? .zero
+        if announced {
+            let graceful = desired?.drain.gracefulShutdown == true
+            logger.notice(
+                "stopping: \(graceful ? "GRACEFUL_SHUTDOWN now, withdrawing" : "withdrawing now, waiting") \(formatDuration(delay))"
+            )
+            await updateAnnouncements()
+            try? await Task.sleep(for: delay)
+            await updateAnnouncements()
+        } else {
+            logger.notice("stopping: nothing announced")
+        }
+        await announcer.shutdown(message: "anycastd stopping")
+        logger.notice("stopped")
+    }
+}

@@ -1,0 +1,124 @@
+// One status model, several renderers (JSON for tools, text for people), as bgpctl does: the agent fills
+// a StatusSnapshot and `anycastd status` prints it.
+import Foundation
+
+/// The whole agent at one instant.
+public struct StatusSnapshot: Codable, Sendable, Equatable {
+    public var version: String
+    public var config: ConfigReport
+    public var interface: InterfaceReport
+    public var hostDrained: Bool
+    public var stopping: Bool
+    public var peers: [PeerReport]
+    public var services: [ServiceReport]
+
+    public init(
+        version: String, config: ConfigReport, interface: InterfaceReport, hostDrained: Bool, stopping: Bool,
+        peers: [PeerReport], services: [ServiceReport]
+    ) {
+        self.version = version
+        self.config = config
+        self.interface = interface
+        self.hostDrained = hostDrained
+        self.stopping = stopping
+        self.peers = peers
+        self.services = services
+    }
+}
+
+public struct ConfigReport: Codable, Sendable, Equatable {
+    public var path: String
+    /// False when the last edit was rejected; the last good state is still applied.
+    public var valid: Bool
+    public var errors: [String]
+}
+
+public struct InterfaceReport: Codable, Sendable, Equatable {
+    public var name: String
+    public var present: Bool
+    public var up: Bool
+}
+
+public struct PeerReport: Codable, Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var asn: UInt32
+    public var state: String
+    /// When the state last changed (seconds since the Unix epoch).
+    public var since: Double?
+    public var lastErrorSent: String?
+    public var lastErrorReceived: String?
+    public var prefixesSent: Int
+    public var prefixesReceived: Int
+    public var updatesSent: Int
+    public var updatesReceived: Int
+}
+
+public struct CheckReport: Codable, Sendable, Equatable {
+    public var check: String
+    public var up: Bool
+    public var successes: Int
+    public var failures: Int
+    public var lastResult: String
+}
+
+public struct PrefixReport: Codable, Sendable, Equatable {
+    public var prefix: String
+    public var addressPresent: Bool
+    public var announcedTo: [String]
+    public var gracefulShutdown: Bool
+    /// Why the prefix is not announced, when it is not.
+    public var blockedBy: String?
+}
+
+public struct ServiceReport: Codable, Sendable, Equatable {
+    public var name: String
+    public var healthy: Bool
+    public var drained: Bool
+    public var checks: [CheckReport]
+    public var prefixes: [PrefixReport]
+}
+
+extension StatusSnapshot {
+    /// Stable, indented JSON for `anycastd status --json`.
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A short human summary for `anycastd status`.
+    public func text() -> String {
+        var lines: [String] = []
+        let configLine = config.valid ? "ok" : "INVALID (last good state applied): \(config.errors.count) errors"
+        lines.append("anycastd \(version)  config \(config.path): \(configLine)")
+        for error in config.errors { lines.append("  \(error)") }
+        let interfaceState = !interface.present ? "missing" : interface.up ? "up" : "down"
+        lines.append("interface \(interface.name): \(interfaceState)\(hostDrained ? "  HOST DRAINED" : "")")
+        lines.append("peers:")
+        for peer in peers {
+            var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state) sent \(peer.prefixesSent)"
+            if let error = peer.lastErrorReceived { line += "  last received: \(error)" }
+            if let error = peer.lastErrorSent { line += "  last sent: \(error)" }
+            lines.append(line)
+        }
+        lines.append("services:")
+        for service in services {
+            let health = service.healthy ? "healthy" : "unhealthy"
+            lines.append("  \(service.name): \(health)\(service.drained ? ", drained" : "")")
+            for check in service.checks {
+                lines.append("    check \(check.check): \(check.up ? "up" : "down") (\(check.lastResult))")
+            }
+            for prefix in service.prefixes {
+                let where_ =
+                    prefix.announcedTo.isEmpty
+                    ? "not announced" : "announced to \(prefix.announcedTo.joined(separator: ", "))"
+                let why = prefix.blockedBy.map { " (\($0))" } ?? ""
+                let graceful = prefix.gracefulShutdown ? " with GRACEFUL_SHUTDOWN" : ""
+                lines.append("    \(prefix.prefix): \(where_)\(graceful)\(why)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,192 @@
+// NetlinkSocket: reads links and addresses and carries out NetlinkOperations over one rtnetlink
+// socket (libmnl). Operations go to the kernel as acknowledged batches; each gets its own result.
+import CMnl
+import Glibc
+import NetAddress
+import Synchronization
+
+/// A NETLINK_ROUTE socket in the network namespace of the thread that created it.
+///
+/// Equivalent to the `ip link` / `ip addr` commands named by each `NetlinkOperation`. Calls are
+/// serialised by a lock, so one socket can be shared by tasks. Calls block the calling thread until
+/// the kernel answers (normally well under a millisecond per operation; replies time out after 10 s).
+public final class NetlinkSocket: Sendable {
+    private let connection: Mutex<Connection>
+
+    /// Opens the socket in the calling thread's network namespace.
+    public init() throws(NetlinkError) {
+        let connection = try Connection(receiveBufferBytes: 4 << 20, replyTimeout: true)
+        self.connection = Mutex(connection)
+    }
+
+    /// Every link (`ip -d link`): name, kind, up/carrier, IPv6 addrgenmode and the IPv4 settings
+    /// anycastd manages.
+    public func links() throws(NetlinkError) -> [LinkInfo] {
+        try connection.withLock { (connection) throws(NetlinkError) -> [LinkInfo] in
+            try connection.dump(.dumpLinks, context: "list links (RTM_GETLINK)").compactMap {
+                if case .link(let link) = $0 { link } else { nil }
+            }
+        }
+    }
+
+    /// The link called `name`, or nil when there is none (`ip -d link show NAME`).
+    public func link(named name: String) throws(NetlinkError) -> LinkInfo? {
+        guard Self.isValidName(name) else { return nil }
+        return try connection.withLock { (connection) throws(NetlinkError) -> LinkInfo? in
+            switch Self.lookUp(name, on: connection) {
+            case .success(let link): return link
+            case .failure(let error) where error.errno == ENODEV: return nil
+            case .failure(let error): throw NetlinkError(context: "look up link \(name)", error)
+            }
+        }
+    }
+
+    /// Every IPv4 and IPv6 address on every link (`ip addr`).
+    public func addresses() throws(NetlinkError) -> [AddressInfo] {
+        try connection.withLock { (connection) throws(NetlinkError) -> [AddressInfo] in
+            try connection.dump(.dumpAddresses, context: "list addresses (RTM_GETADDR)").compactMap {
+                if case .address(let address) = $0 { address } else { nil }
+            }
+        }
+    }
+
+    /// net.ipv4.conf.all.* for the settings anycastd manages. Read from /proc/sys, not netlink: there is
+    /// no link called "all", and RTM_GETNETCONF reports rp_filter but not arp_ignore/arp_announce. The
+    /// files show the calling thread's network namespace, which must be the socket's.
+    public func ipv4ConfAll() throws(NetlinkError) -> [IPv4DevConf: UInt32] {
+        var values: [IPv4DevConf: UInt32] = [:]
+        for key in IPv4DevConf.allCases {
+            values[key] = try ProcSysctl.read(ProcSysctl.allPath(key))
+        }
+        return values
+    }
+
+    /// Carries out `operations` in order and returns one result per operation, in the same order.
+    ///
+    /// Operations are sent as acknowledged batches; one failing does not stop the others. Addresses need
+    /// an interface index, so an address on a link created earlier in the same list is sent after the
+    /// batch that creates the link. `setIPv4ConfAll` writes /proc/sys/net/ipv4/conf/all/KEY (of the
+    /// calling thread's network namespace), since rtnetlink has no way to set "all".
+    public func apply(_ operations: [NetlinkOperation]) -> [Result<Void, NetlinkError>] {
+        apply(operations, dummyKind: "dummy")
+    }
+
+    /// `apply` with another link kind standing in for "dummy", for tests on kernels without it.
+    func apply(_ operations: [NetlinkOperation], dummyKind: String) -> [Result<Void, NetlinkError>] {
+        connection.withLock { connection in
+            var planner = BatchPlanner(connection: connection, operations: operations, dummyKind: dummyKind)
+            return planner.run()
+        }
+    }
+
+    /// How many dumps the kernel marked interrupted (NLM_F_DUMP_INTR) and were read again.
+    var interruptedDumps: Int { connection.withLock { $0.interruptedDumps } }
+
+    /// The RTM_GETLINK answer for `name`.
+    fileprivate static func lookUp(_ name: String, on connection: Connection) -> Result<LinkInfo, KernelError> {
+        do {
+            let bodies = try connection.dump(.getLink(name: name), context: "look up link \(name)")
+            for case .link(let link) in bodies { return .success(link) }
+            return .failure(KernelError(errno: ENODEV))
+        } catch {
+            return .failure(KernelError(errno: error.errno))
+        }
+    }
+
+    /// Linux interface names are 1–15 bytes (IFNAMSIZ includes the NUL).
+    fileprivate static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count < Int(IFNAMSIZ) && !name.utf8.contains(0)
+    }
+}
+
+/// Splits a list of operations into batches and maps acknowledgements back to operations.
+private struct BatchPlanner {
+    let connection: Connection
+    let operations: [NetlinkOperation]
+    let dummyKind: String
+    var results: [Result<Void, NetlinkError>?]
+    /// Requests not yet sent, tagged with the index of their operation.
+    var pending: [(tag: Int, request: NetlinkRequest)] = []
+    /// Names created or deleted by pending requests: their index is not known until those are sent.
+    var changingNames: Set<String> = []
+    var indexes: [String: Result<Int32, KernelError>] = [:]
+
+    init(connection: Connection, operations: [NetlinkOperation], dummyKind: String) {
+        self.connection = connection
+        self.operations = operations
+        self.dummyKind = dummyKind
+        self.results = Array(repeating: nil, count: operations.count)
+    }
+
+    mutating func run() -> [Result<Void, NetlinkError>] {
+        for (tag, operation) in operations.enumerated() {
+            if let name = operation.interfaceName, !NetlinkSocket.isValidName(name) {
+                results[tag] = .failure(
+                    NetlinkError(
+                        operation: operation.description, errno: EINVAL,
+                        message: "invalid interface name \"\(name)\" (1 to 15 bytes)"))
+                continue
+            }
+            switch operation {
+            case .createDummy(let name):
+                // Create, then addrgenmode none while the link is still down, in the same batch. The kernel
+                // rejects IFLA_AF_SPEC inside a create request (EAFNOSUPPORT), so it is a separate message.
+                pending.append((tag, .newLink(name: name, kind: dummyKind)))
+                pending.append((tag, .setAddrGenModeNone(name: name)))
+                changingNames.insert(name)
+            case .deleteLink(let name):
+                pending.append((tag, .deleteLink(name: name)))
+                changingNames.insert(name)
+            case .setLinkUp(let name, let up):
+                pending.append((tag, .setLinkUp(name: name, up: up)))
+            case .setAddrGenModeNone(let name):
+                pending.append((tag, .setAddrGenModeNone(name: name)))
+            case .setIPv4Conf(let name, let key, let value):
+                pending.append((tag, .setIPv4Conf(name: name, key: key, value: value)))
+            case .setIPv4ConfAll(let key, let value):
+                flush()
+                results[tag] = Result { () throws(NetlinkError) in
+                    try ProcSysctl.write(value, to: ProcSysctl.allPath(key), for: operation)
+                }
+            case .addAddress(let name, let prefix):
+                guard let index = index(of: name, for: tag) else { continue }
+                pending.append((tag, .newAddress(index: index, prefix: prefix)))
+            case .deleteAddress(let name, let prefix):
+                guard let index = index(of: name, for: tag) else { continue }
+                pending.append((tag, .deleteAddress(index: index, prefix: prefix)))
+            }
+        }
+        flush()
+        return results.map { $0 ?? .success(()) }
+    }
+
+    /// The interface index of `name`, sending pending requests first when they create or delete it;
+    /// nil (with the operation's result set) when it cannot be had.
+    private mutating func index(of name: String, for tag: Int) -> Int32? {
+        if changingNames.contains(name) {
+            flush()
+        }
+        let found = indexes[name] ?? NetlinkSocket.lookUp(name, on: connection).map(\.index)
+        indexes[name] = found
+        switch found {
+        case .success(let index): return index
+        case .failure(let error):
+            results[tag] = .failure(NetlinkError(operations[tag], errno: error.errno, kernelMessage: error.message))
+            return nil
+        }
+    }
+
+    private mutating func flush() {
+        guard !pending.isEmpty else { return }
+        let failures = connection.batch(pending)
+        for entry in pending where results[entry.tag] == nil {
+            if let error = failures[entry.tag] {
+                results[entry.tag] = .failure(
+                    NetlinkError(operations[entry.tag], errno: error.errno, kernelMessage: error.message))
+            }
+        }
+        for name in changingNames { indexes[name] = nil }
+        pending = []
+        changingNames = []
+    }
+}

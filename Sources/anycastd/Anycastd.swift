@@ -1,0 +1,158 @@
+// The anycastd command line: the daemon (`reconcile`) and the tools around it.
+import ArgumentParser
+import Config
+import Daemon
+import Foundation
+import Logging
+
+let defaultConfigPath = "/etc/anycastd/anycastd.json"
+
+@main
+struct Anycastd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "anycastd",
+        abstract: "Announce anycast service addresses over BGP while the local service is healthy.",
+        version: anycastdVersion,
+        subcommands: [Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Version.self]
+    )
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: [.short, .long], help: "The desired-state file.")
+    var config: String = defaultConfigPath
+}
+
+struct Reconcile: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make the host match the desired state, and keep it so until stopped.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Flag(help: "Apply the desired state once and exit.")
+    var once = false
+
+    @Flag(help: "Print the plan and change nothing.")
+    var dryRun = false
+
+    @Option(help: "Seconds between full resyncs (a safety net; events drive everything else).")
+    var resyncInterval: Int = 30
+
+    @Flag(name: .shortAndLong, help: "Log debug detail.")
+    var verbose = false
+
+    func run() async throws {
+        StderrLogHandler.bootstrap(level: verbose ? .debug : .info)
+        let logger = Logger(label: "anycastd")
+        let agent: Agent
+        do {
+            agent = try Agent(
+                options: AgentOptions(configPath: options.config, resyncInterval: .seconds(resyncInterval)),
+                logger: logger)
+        } catch {
+            logger.critical("\(error)")
+            throw ExitCode(ExitStatus.failure)
+        }
+        let status = once || dryRun ? await agent.reconcileOnce(dryRun: dryRun) : await agent.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Validate the desired-state file; print every error with its position. Exits 78 when invalid.")
+
+    @OptionGroup var options: ConfigOption
+
+    @Argument(help: "The file to check (instead of --config).")
+    var file: String?
+
+    func run() throws {
+        let path = file ?? options.config
+        switch ConfigLoader.load(path: path) {
+        case .success(let state):
+            print(
+                "\(path): ok (\(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers)"
+            )
+        case .failure(let error):
+            for diagnostic in error.diagnostics {
+                FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
+            }
+            throw ExitCode(ExitStatus.config)
+        }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() { print("anycastd \(anycastdVersion)") }
+}
+
+/// Where the control socket is: `--socket`, else the configuration's `control.socket`, else the default.
+struct ControlOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "The desired-state file (to find the control socket).")
+    var config: String = defaultConfigPath
+
+    @Option(help: "The control socket (default: control.socket from the configuration).")
+    var socket: String?
+
+    func socketPath() -> String {
+        if let socket { return socket }
+        if case .success(let state) = ConfigLoader.load(path: config) { return state.control.socket }
+        return ControlConfig().socket
+    }
+
+    func send(_ request: ControlRequest) throws -> ControlResponse {
+        do {
+            return try ControlClient.send(request, to: socketPath())
+        } catch {
+            FileHandle.standardError.write(Data("anycastd: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.unavailable)
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show peers, services, health and announcements.")
+
+    @OptionGroup var control: ControlOptions
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    func run() throws {
+        let response = try control.send(ControlRequest(command: .status))
+        guard let status = response.status else {
+            FileHandle.standardError.write(Data("anycastd: \(response.message ?? "no status")\n".utf8))
+            throw ExitCode(ExitStatus.failure)
+        }
+        print(json ? status.json() : status.text())
+    }
+}
+
+struct Drain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Withdraw services (all when none given) from every peer, gracefully; kept across restarts.")
+
+    @OptionGroup var control: ControlOptions
+
+    @Argument(help: "Services to drain; none means the whole host.")
+    var services: [String] = []
+
+    func run() throws { try report(control.send(ControlRequest(command: .drain, services: services))) }
+}
+
+struct Undrain: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "End drains (all when no service is given).")
+
+    @OptionGroup var control: ControlOptions
+
+    @Argument(help: "Services to undrain; none means every drain, the host's included.")
+    var services: [String] = []
+
+    func run() throws { try report(control.send(ControlRequest(command: .undrain, services: services))) }
+}
+
+func report(_ response: ControlResponse) throws {
+    if let message = response.message { print(message) }
+    if !response.ok { throw ExitCode(ExitStatus.failure) }
+}

@@ -1,4 +1,0 @@
-import Config
-import Testing
-
-@Test func configBuilds() {}

@@ -1,4 +1,0 @@
-import Daemon
-import Testing
-
-@Test func daemonBuilds() {}

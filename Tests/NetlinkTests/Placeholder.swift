@@ -1,4 +1,0 @@
-import Netlink
-import Testing
-
-@Test func netlinkBuilds() {}

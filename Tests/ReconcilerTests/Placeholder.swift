@@ -1,4 +1,0 @@
-import Reconciler
-import Testing
-
-@Test func reconcilerBuilds() {}

@@ -1,0 +1,306 @@
+# Helpers for the system tests (Tests/system/t-*.sh): a fresh network namespace per test, the
+# anycastd binary started and stopped in it, polling with measured waits, and TAP-style assertions
+# that print what was expected and what was seen. Sourced by each test; runs on the lab's Debian
+# kernel (Tests/system/run.sh boots it) or on any host whose kernel has the dummy link type.
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # RUN_OUT, RUN_STATUS, STOP_STATUS, WAITED_MS are read by the tests
+set -uo pipefail
+
+SYS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ANYCASTD_BIN=${ANYCASTD_BIN:-.build/debug/anycastd}
+[[ $ANYCASTD_BIN == /* ]] || ANYCASTD_BIN=$SYS_ROOT/$ANYCASTD_BIN
+SYS_NAME=$(basename "$0" .sh)
+SYS_WORK=$(mktemp -d "${TMPDIR:-/tmp}/acd-sys-$SYS_NAME.XXXXXX")
+# The daemon's periodic resync is set far away so that only event-driven repair can pass the tests.
+read -r -a SYS_DAEMON_ARGS <<<"${ANYCASTD_SYSTEM_DAEMON_ARGS:---resync-interval 60s}"
+
+_sys_tests=0
+_sys_failures=0
+_sys_namespaces=()
+_sys_daemon_pids=()
+ANYCASTD_PID=''
+ANYCASTD_LOG=$SYS_WORK/anycastd.log
+WAITED_MS=0
+
+# --- TAP output --------------------------------------------------------------------------------
+
+# diag TEXT...: a TAP comment; multi-line text gets `#   ` on every line.
+diag() {
+    local text="$*"
+    printf '#   %s\n' "${text//$'\n'/$'\n'#   }"
+}
+
+ok() {
+    _sys_tests=$((_sys_tests + 1))
+    printf 'ok %d - %s\n' "$_sys_tests" "$1"
+}
+
+# not_ok DESCRIPTION [DETAIL]
+not_ok() {
+    _sys_tests=$((_sys_tests + 1))
+    _sys_failures=$((_sys_failures + 1))
+    printf 'not ok %d - %s\n' "$_sys_tests" "$1"
+    [[ -z ${2:-} ]] || diag "$2"
+}
+
+# assert_eq DESCRIPTION EXPECTED SEEN
+assert_eq() {
+    if [[ $3 == "$2" ]]; then
+        ok "$1"
+    else
+        not_ok "$1" "expected: $2"$'\n'"seen:     $3"
+    fi
+}
+
+# assert_match DESCRIPTION EXTENDED-REGEX SEEN (grep -E, any line of SEEN may match)
+assert_match() {
+    if grep -qE -- "$2" <<<"$3"; then
+        ok "$1"
+    else
+        not_ok "$1" "expected to match: $2"$'\n'"seen: $3"
+    fi
+}
+
+# assert_no_match DESCRIPTION EXTENDED-REGEX SEEN
+assert_no_match() {
+    if grep -qE -- "$2" <<<"$3"; then
+        not_ok "$1" "expected no match for: $2"$'\n'"seen: $3"
+    else
+        ok "$1"
+    fi
+}
+
+# assert_le DESCRIPTION LIMIT SEEN (integers)
+assert_le() {
+    if [[ $3 =~ ^-?[0-9]+$ ]] && (($3 <= $2)); then
+        ok "$1"
+    else
+        not_ok "$1" "expected at most: $2"$'\n'"seen:             $3"
+    fi
+}
+
+# assert_ok DESCRIPTION COMMAND...: the command succeeds (its output is shown if not).
+assert_ok() {
+    local desc=$1 out rc=0
+    shift
+    out=$("$@" 2>&1) || rc=$?
+    if ((rc == 0)); then
+        ok "$desc"
+    else
+        not_ok "$desc" "command failed with status $rc: $*"$'\n'"$out"
+    fi
+}
+
+# sys_finish: prints the plan line and exits non-zero if any assertion failed. Tests end with it.
+sys_finish() {
+    printf '1..%d\n' "$_sys_tests"
+    if ((_sys_failures > 0)); then
+        printf '# %s: %d of %d failed\n' "$SYS_NAME" "$_sys_failures" "$_sys_tests"
+        exit 1
+    fi
+    ((_sys_tests > 0)) || {
+        echo "# $SYS_NAME: no assertion ran"
+        exit 1
+    }
+    exit 0
+}
+
+# bail DESCRIPTION [DETAIL]: a prerequisite failed; report it and stop the test.
+bail() {
+    not_ok "$1" "${2:-}"
+    sys_finish
+}
+
+# --- time --------------------------------------------------------------------------------------
+
+# now_us: microseconds since the epoch, without forking.
+now_us() {
+    local t=${EPOCHREALTIME/./}
+    printf '%s' "$((10#$t))"
+}
+
+# A FIFO nobody writes to: `read -t` on it sleeps without forking `sleep` (slow under TCG).
+mkfifo "$SYS_WORK/.sleep"
+exec {_sys_sleep_fd}<>"$SYS_WORK/.sleep"
+sleep_ms() { read -r -t "$(printf '0.%03d' "$1")" -u "$_sys_sleep_fd" || true; }
+
+# wait_until TIMEOUT_MS COMMAND...: runs COMMAND every 10 ms until it succeeds; sets WAITED_MS to
+# the milliseconds from the call until success and prints them. Returns 1 on timeout.
+wait_until() {
+    local timeout_ms=$1 start now
+    shift
+    start=$(now_us)
+    while true; do
+        if "$@" >/dev/null 2>&1; then
+            now=$(now_us)
+            WAITED_MS=$(((now - start) / 1000))
+            printf '# wait_until: %d ms: %s\n' "$WAITED_MS" "$*"
+            return 0
+        fi
+        now=$(now_us)
+        if (((now - start) / 1000 >= timeout_ms)); then
+            WAITED_MS=$(((now - start) / 1000))
+            printf '# wait_until: gave up after %d ms: %s\n' "$WAITED_MS" "$*"
+            return 1
+        fi
+        sleep_ms 10
+    done
+}
+
+# --- namespaces --------------------------------------------------------------------------------
+
+# netns_new: creates a fresh namespace acd-sys-NAME-PID (removed at exit) with lo up; sets NS.
+netns_new() {
+    NS="acd-sys-${SYS_NAME#t-}-$$-${#_sys_namespaces[@]}"
+    ip netns add "$NS" || bail "create network namespace $NS" "ip netns add $NS failed (run as root)"
+    _sys_namespaces+=("$NS")
+    ip -n "$NS" link set lo up
+}
+
+# in_ns COMMAND...: runs COMMAND in the test's namespace.
+in_ns() { ip netns exec "$NS" "$@"; }
+
+# veth_new NAME: a veth pair NAME / NAME-p inside the namespace, both up (an uplink stand-in).
+veth_new() {
+    in_ns ip link add "$1" type veth peer name "$1-p" || bail "create veth $1" "ip link add $1 type veth failed"
+    in_ns ip link set "$1" up
+    in_ns ip link set "$1-p" up
+}
+
+# sysctl_ns IF KEY: net.ipv4.conf.IF.KEY as seen in the namespace.
+sysctl_ns() { in_ns sysctl -n "net.ipv4.conf.$1.$2" 2>&1; }
+
+# dummy_available: whether this kernel can create dummy links (it loads the module if needed).
+require_dummy() {
+    if ! in_ns ip link add acd-sys-probe type dummy 2>/dev/null; then
+        bail "kernel has the dummy link type" "ip link add type dummy fails on $(uname -r); run the system tests through Tests/system/run.sh (kernel lab)"
+    fi
+    in_ns ip link del acd-sys-probe
+}
+
+# --- anycastd ----------------------------------------------------------------------------------
+
+require_binary() {
+    [[ -x $ANYCASTD_BIN ]] || bail "anycastd binary at $ANYCASTD_BIN" "not found or not executable: build it (swift build) or set ANYCASTD_BIN"
+}
+
+# write_config PATH PREFIX...: the minimal config (one service "dns" with PREFIXes, uplink veth-up,
+# arp_ignore 1, arp_announce 2, rp_filter 2), written by rename as editors do.
+write_config() {
+    local path=$1 first=1 p list=''
+    shift
+    for p in "$@"; do
+        ((first)) || list+=', '
+        list+="\"$p\""
+        first=0
+    done
+    write_file_atomic "$path" <<JSON
+{
+  "interface": {
+    "name": "anycast0",
+    "uplinks": ["veth-up"],
+    "sysctl": {"arpIgnore": 1, "arpAnnounce": 2, "rpFilter": 2}
+  },
+  "services": [
+    {"name": "dns", "prefixes": [$list]}
+  ],
+  "stateDirectory": "$SYS_WORK/state",
+  "control": {"socket": "$SYS_WORK/anycastd.sock"}
+}
+JSON
+}
+
+# write_file_atomic PATH: stdin to PATH.tmp, then rename over PATH.
+write_file_atomic() {
+    cat >"$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"
+}
+
+# anycastd_run ARG...: runs the binary once in the namespace; sets RUN_OUT (stdout+stderr) and
+# RUN_STATUS. Killed after 60 s so that a hang is a failure, not a stuck suite.
+anycastd_run() {
+    RUN_STATUS=0
+    RUN_OUT=$(in_ns timeout --kill-after=5 60 "$ANYCASTD_BIN" "$@" 2>&1) || RUN_STATUS=$?
+}
+
+# anycastd_start ARG...: starts `anycastd reconcile ARG... SYS_DAEMON_ARGS` in the background in
+# the namespace, logging to ANYCASTD_LOG; sets ANYCASTD_PID.
+anycastd_start() {
+    in_ns "$ANYCASTD_BIN" reconcile "$@" "${SYS_DAEMON_ARGS[@]}" >>"$ANYCASTD_LOG" 2>&1 &
+    ANYCASTD_PID=$!
+    _sys_daemon_pids+=("$ANYCASTD_PID")
+    printf '# started: anycastd reconcile %s %s (pid %d)\n' "$*" "${SYS_DAEMON_ARGS[*]}" "$ANYCASTD_PID"
+}
+
+anycastd_running() { [[ -n $ANYCASTD_PID ]] && kill -0 "$ANYCASTD_PID" 2>/dev/null; }
+
+# anycastd_stop: SIGTERM, wait (15 s, the drain delay comes first), then
+# SIGKILL. Sets STOP_STATUS to the exit status (or "killed").
+anycastd_stop() {
+    local timeout_ms=15000
+    STOP_STATUS=''
+    [[ -n $ANYCASTD_PID ]] || return 0
+    kill -TERM "$ANYCASTD_PID" 2>/dev/null
+    if wait_until "$timeout_ms" _sys_exited "$ANYCASTD_PID"; then
+        wait "$ANYCASTD_PID" 2>/dev/null
+        STOP_STATUS=$?
+    else
+        kill -KILL "$ANYCASTD_PID" 2>/dev/null
+        wait "$ANYCASTD_PID" 2>/dev/null
+        STOP_STATUS=killed
+    fi
+    ANYCASTD_PID=''
+}
+_sys_exited() { ! kill -0 "$1" 2>/dev/null; }
+
+# anycastd_log: the daemon's log so far, as TAP comments.
+anycastd_log() {
+    echo "# --- $ANYCASTD_LOG"
+    sed 's/^/#   /' "$ANYCASTD_LOG" 2>/dev/null
+}
+
+# --- link and address probes (succeed or fail, for wait_until) ---------------------------------
+# They capture `ip` output before matching: `ip ... | grep -q` fails at random under pipefail when
+# grep exits early and ip dies of SIGPIPE.
+
+# has_addr IF PREFIX: PREFIX (e.g. 192.0.2.53/32) is on IF in the namespace.
+has_addr() {
+    local out
+    out=$(in_ns ip -o addr show dev "$1" 2>/dev/null) || return 1
+    [[ $out =~ inet6?\ ${2//./\\.}\  ]]
+}
+# lacks_addr IF PREFIX: IF exists and PREFIX is not on it.
+lacks_addr() {
+    local out
+    out=$(in_ns ip -o addr show dev "$1" 2>/dev/null) || return 1
+    [[ ! $out =~ inet6?\ ${2//./\\.}\  ]]
+}
+# link_up IF: IF exists with the UP flag.
+link_up() {
+    local out
+    out=$(in_ns ip -o link show "$1" 2>/dev/null) || return 1
+    [[ $out =~ \<([^>]*,)?UP(,[^>]*)?\> ]]
+}
+# link_has_all IF PREFIX...: IF exists, is up and has every PREFIX.
+link_has_all() {
+    local ifname=$1 p
+    shift
+    link_up "$ifname" || return 1
+    for p in "$@"; do has_addr "$ifname" "$p" || return 1; done
+}
+
+# --- cleanup -----------------------------------------------------------------------------------
+
+_sys_cleanup() {
+    local pid ns
+    for pid in "${_sys_daemon_pids[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    for ns in "${_sys_namespaces[@]}"; do
+        ip netns del "$ns" 2>/dev/null
+    done
+    if ((_sys_failures > 0)) && [[ -s $ANYCASTD_LOG ]]; then
+        anycastd_log
+    fi
+    [[ -n ${ANYCASTD_SYSTEM_KEEP:-} ]] || rm -rf "$SYS_WORK"
+}
+trap _sys_cleanup EXIT

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make test`: every tier, in order, with one summary line at the end: "N passed, N failed".
+#   1. unit + namespace tests (swift test, as root)
+#   2. fuzz replay (the decoder's corpus and past crashes, briefly)
+#   3. interop tests against BIRD, FRR, GoBGP and ExaBGP in namespaces
+#   4. system tests in the kernel lab (a stock Debian kernel under qemu)
+# A tier that cannot run counts as failed and says why; nothing is skipped quietly.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+logs=${ANYCASTD_TEST_LOGS:-$root/.build/test-logs}
+mkdir -p "$logs"
+passed=0
+failed=0
+tier_result=()
+
+count() { # tier-name passed failed
+    passed=$((passed + $2))
+    failed=$((failed + $3))
+    tier_result+=("$1: $2 passed, $3 failed")
+}
+
+# Reads the last "NAME: N passed, N failed" line a tier printed.
+tier_counts() {
+    local line
+    line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+    if [[ -z $line ]]; then echo "0 1"; return; fi
+    sed -E 's/^[a-z-]+: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$line"
+}
+
+run_tier() { # name command...
+    local name=$1; shift
+    echo "=== $name"
+    "$@" 2>&1 | tee "$logs/$name.log"
+    local status=${PIPESTATUS[0]}
+    read -r p f < <(tier_counts "$logs/$name.log")
+    if ((status != 0 && f == 0)); then f=1; echo "$name: exited $status without reporting a failure; counted as one"; fi
+    count "$name" "$p" "$f"
+}
+
+Tests/tools/deps.sh || { echo "deps: installation failed"; exit 1; }
+
+echo "=== build"
+swift build --build-tests >"$logs/build.log" 2>&1
+grep -E 'error:|warning:|Build complete' "$logs/build.log" | sort -u | head -40
+if ! grep -q 'Build complete' "$logs/build.log"; then
+    echo "build failed; see $logs/build.log"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+echo "=== unit"
+swift test --skip-build 2>&1 | tee "$logs/unit.log" >/dev/null
+unit_status=${PIPESTATUS[0]}
+grep -E '✘|error|failed' "$logs/unit.log" | grep -v 'passed' | head -40
+unit_total=$(grep -Eo 'Test run with [0-9]+ tests?' "$logs/unit.log" | grep -Eo '[0-9]+' | tail -1)
+unit_failed=$(grep -E '^✘ Test [^ ]+.* failed' "$logs/unit.log" | sort -u | wc -l)
+unit_total=${unit_total:-0}
+if ((unit_status != 0 && unit_failed == 0)); then unit_failed=1; fi
+echo "unit: $((unit_total - unit_failed)) passed, $unit_failed failed"
+count unit $((unit_total - unit_failed)) "$unit_failed"
+
+[[ -x Tests/fuzz/run.sh ]] && run_tier fuzz Tests/fuzz/run.sh --replay
+[[ -x Tests/interop/run.sh ]] && run_tier interop Tests/interop/run.sh
+[[ -x Tests/system/run.sh ]] && run_tier system Tests/system/run.sh
+
+echo "=== summary"
+for line in "${tier_result[@]}"; do echo "  $line"; done
+echo "$passed passed, $failed failed"
+((failed == 0))
