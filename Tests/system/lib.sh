@@ -12,7 +12,7 @@ ANYCASTD_BIN=${ANYCASTD_BIN:-.build/debug/anycastd}
 SYS_NAME=$(basename "$0" .sh)
 SYS_WORK=$(mktemp -d "${TMPDIR:-/tmp}/acd-sys-$SYS_NAME.XXXXXX")
 # The daemon's periodic resync is set far away so that only event-driven repair can pass the tests.
-read -r -a SYS_DAEMON_ARGS <<<"${ANYCASTD_SYSTEM_DAEMON_ARGS:---resync-interval 60s}"
+read -r -a SYS_DAEMON_ARGS <<<"${ANYCASTD_SYSTEM_DAEMON_ARGS:---resync-interval 60}"
 
 _sys_tests=0
 _sys_failures=0
@@ -21,6 +21,7 @@ _sys_daemon_pids=()
 ANYCASTD_PID=''
 ANYCASTD_LOG=$SYS_WORK/anycastd.log
 WAITED_MS=0
+LAST_MARK_US=0
 
 # --- TAP output --------------------------------------------------------------------------------
 
@@ -124,12 +125,19 @@ mkfifo "$SYS_WORK/.sleep"
 exec {_sys_sleep_fd}<>"$SYS_WORK/.sleep"
 sleep_ms() { read -r -t "$(printf '0.%03d' "$1")" -u "$_sys_sleep_fd" || true; }
 
+# mark: remembers now (MARK_US), just before a change whose effect the next wait_until times.
+MARK_US=''
+mark() { MARK_US=$(now_us); }
+
 # wait_until TIMEOUT_MS COMMAND...: runs COMMAND every 10 ms until it succeeds; sets WAITED_MS to
-# the milliseconds from the call until success and prints them. Returns 1 on timeout.
+# the milliseconds until success (from `mark` if it was called just before, else from the call)
+# and prints them. Returns 1 on timeout.
 wait_until() {
     local timeout_ms=$1 start now
     shift
-    start=$(now_us)
+    start=${MARK_US:-$(now_us)}
+    LAST_MARK_US=$start
+    MARK_US=''
     while true; do
         if "$@" >/dev/null 2>&1; then
             now=$(now_us)
@@ -225,7 +233,9 @@ anycastd_run() {
 # anycastd_start ARG...: starts `anycastd reconcile ARG... SYS_DAEMON_ARGS` in the background in
 # the namespace, logging to ANYCASTD_LOG; sets ANYCASTD_PID.
 anycastd_start() {
-    in_ns "$ANYCASTD_BIN" reconcile "$@" "${SYS_DAEMON_ARGS[@]}" >>"$ANYCASTD_LOG" 2>&1 &
+    # Not through in_ns: a backgrounded function is a subshell, and $! would be that shell, not
+    # the daemon (ip netns exec execs the binary in place).
+    ip netns exec "$NS" "$ANYCASTD_BIN" reconcile "$@" "${SYS_DAEMON_ARGS[@]}" >>"$ANYCASTD_LOG" 2>&1 &
     ANYCASTD_PID=$!
     _sys_daemon_pids+=("$ANYCASTD_PID")
     printf '# started: anycastd reconcile %s %s (pid %d)\n' "$*" "${SYS_DAEMON_ARGS[*]}" "$ANYCASTD_PID"
@@ -256,6 +266,61 @@ _sys_exited() { ! kill -0 "$1" 2>/dev/null; }
 anycastd_log() {
     echo "# --- $ANYCASTD_LOG"
     sed 's/^/#   /' "$ANYCASTD_LOG" 2>/dev/null
+}
+
+# --- netlink event log ------------------------------------------------------------------------
+
+# monitor_start: records link and address events of the namespace with timestamps (ip -ts monitor),
+# so a repair can be timed by when the kernel announced it rather than by polling.
+monitor_start() {
+    TZ=UTC ip -n "$NS" -ts monitor link address >"$SYS_WORK/monitor.log" 2>&1 &
+    _sys_monitor_pid=$!
+    sleep_ms 300 # ip must be listening before the first change
+}
+
+# event_ms REGEX: milliseconds from MARK_US (kept by the last wait_until as LAST_MARK_US) to the
+# first recorded event after it whose first line matches REGEX (grep -E); empty if none.
+event_ms() {
+    local sod_us=$((LAST_MARK_US % 86400000000))
+    RE=$1 awk -v start="$sod_us" '
+        /^\[[0-9-]+T[0-9:.]+\]/ {
+            split(substr($1, 2, length($1) - 2), dt, "T")
+            split(dt[2], t, ":")
+            us = (t[1] * 3600 + t[2] * 60 + t[3]) * 1000000
+            d = us - start
+            if (d < -43200000000) d += 86400000000
+            if (d >= 0 && $0 ~ ENVIRON["RE"]) { printf "%d", d / 1000; exit }
+        }' "$SYS_WORK/monitor.log"
+}
+
+# Event regexes for event_ms (the first line of an `ip -ts monitor` event; deletions start with
+# "Deleted" and match none of these).
+ev_addr() { printf '^\\[[^]]*\\] [0-9]+: %s +inet6? %s ' "$1" "${2//./\\.}"; }
+ev_up() { printf '^\\[[^]]*\\] [0-9]+: %s(@[^:]*)?: <([^>]*,)?UP[,>]' "$1"; }
+
+# assert_repaired LIMIT_MS DESCRIPTION EVENT_REGEXES PROBE...: after a change made just after
+# `mark`, waits (5 s at most) until PROBE succeeds and asserts the repair took at most LIMIT_MS.
+# The time is that of the last of the events (EVENT_REGEXES, one per line) in the monitor log when
+# all were seen, else the polled time; both are upper bounds, polling adds the cost of `ip` runs.
+assert_repaired() {
+    local limit=$1 desc=$2 regexes=$3 polled ev took worst='' re
+    shift 3
+    if ! wait_until 5000 "$@"; then
+        not_ok "$desc within $limit ms" "not repaired after $WAITED_MS ms: $*"
+        return
+    fi
+    polled=$WAITED_MS
+    while IFS= read -r re; do
+        ev=$(event_ms "$re")
+        if [[ -z $ev ]]; then
+            worst=''
+            break
+        fi
+        [[ -n $worst ]] && ((worst >= ev)) || worst=$ev
+    done <<<"$regexes"
+    took=$polled
+    [[ -n $worst ]] && ((worst < took)) && took=$worst
+    assert_le "$desc within $limit ms (took $took ms: netlink event ${worst:-not seen}, polled $polled)" "$limit" "$took"
 }
 
 # --- link and address probes (succeed or fail, for wait_until) ---------------------------------
@@ -292,8 +357,10 @@ link_has_all() {
 
 _sys_cleanup() {
     local pid ns
-    for pid in "${_sys_daemon_pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
+    for pid in "${_sys_daemon_pids[@]}" ${_sys_monitor_pid:-}; do
+        {
+            kill -KILL "$pid" && wait "$pid"
+        } 2>/dev/null
     done
     for ns in "${_sys_namespaces[@]}"; do
         ip netns del "$ns" 2>/dev/null

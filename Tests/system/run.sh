@@ -10,7 +10,7 @@
 # kernel directly (only useful where the kernel has the dummy link type). The binary is
 # ANYCASTD_BIN (default .build/debug/anycastd under the repository root); each test file gets
 # ANYCASTD_SYSTEM_TIMEOUT seconds (default 180). ANYCASTD_SYSTEM_DAEMON_ARGS replaces the extra
-# daemon arguments (default "--resync-interval 60s").
+# daemon arguments (default "--resync-interval 60", seconds).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
