@@ -144,6 +144,8 @@ while IFS= read -r -u "$console" line || [[ -n $line ]]; do
     esac
 done
 exec {console}<&-
+# SeaBIOS turns off line wrapping on the terminal it printed to; turn it back on.
+lab_verbose && [[ -t 2 ]] && printf '\e[?7h' >&2
 qemu_rc=0
 wait "$qemu_pid" || qemu_rc=$?
 

@@ -78,6 +78,17 @@ run_here() {
     ((failed == 0))
 }
 
+if [[ $mode != inside ]]; then
+    # shellcheck source=lab/common.sh
+    source "$root/lab/common.sh"
+    lab_need_packages iproute2 procps coreutils
+    if [[ ! -x $ANYCASTD_BIN ]]; then
+        echo "system: $ANYCASTD_BIN is missing or not executable; build it first (swift build) or set ANYCASTD_BIN" >&2
+        echo "system: 0 passed, ${#tests[@]} failed"
+        exit 1
+    fi
+fi
+
 case $mode in
 host | inside)
     run_here "${tests[@]}"
