@@ -92,6 +92,18 @@ assert_ok() {
     fi
 }
 
+# assert_fails DESCRIPTION COMMAND...: the command fails.
+assert_fails() {
+    local desc=$1 out rc=0
+    shift
+    out=$("$@" 2>&1) || rc=$?
+    if ((rc != 0)); then
+        ok "$desc"
+    else
+        not_ok "$desc" "command succeeded but should have failed: $*"$'\n'"$out"
+    fi
+}
+
 # sys_finish: prints the plan line and exits non-zero if any assertion failed. Tests end with it.
 sys_finish() {
     printf '1..%d\n' "$_sys_tests"
@@ -114,40 +126,46 @@ bail() {
 
 # --- time --------------------------------------------------------------------------------------
 
-# now_us: microseconds since the epoch, without forking.
-now_us() {
-    local t=${EPOCHREALTIME/./}
-    printf '%s' "$((10#$t))"
-}
+# now_us: microseconds since the epoch, without forking; sets NOW_US.
+now_us() { NOW_US=$((10#${EPOCHREALTIME/./})); }
 
 # A FIFO nobody writes to: `read -t` on it sleeps without forking `sleep` (slow under TCG).
 mkfifo "$SYS_WORK/.sleep"
 exec {_sys_sleep_fd}<>"$SYS_WORK/.sleep"
-sleep_ms() { read -r -t "$(printf '0.%03d' "$1")" -u "$_sys_sleep_fd" || true; }
+sleep_ms() {
+    local t
+    printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+    read -r -t "$t" -u "$_sys_sleep_fd" || true
+}
 
 # mark: remembers now (MARK_US), just before a change whose effect the next wait_until times.
 MARK_US=''
-mark() { MARK_US=$(now_us); }
+mark() {
+    now_us
+    MARK_US=$NOW_US
+    LAST_MARK_US=$NOW_US
+}
 
 # wait_until TIMEOUT_MS COMMAND...: runs COMMAND every 10 ms until it succeeds; sets WAITED_MS to
 # the milliseconds until success (from `mark` if it was called just before, else from the call)
 # and prints them. Returns 1 on timeout.
 wait_until() {
-    local timeout_ms=$1 start now
+    local timeout_ms=$1 start
     shift
-    start=${MARK_US:-$(now_us)}
+    now_us
+    start=${MARK_US:-$NOW_US}
     LAST_MARK_US=$start
     MARK_US=''
     while true; do
         if "$@" >/dev/null 2>&1; then
-            now=$(now_us)
-            WAITED_MS=$(((now - start) / 1000))
+            now_us
+            WAITED_MS=$(((NOW_US - start) / 1000))
             printf '# wait_until: %d ms: %s\n' "$WAITED_MS" "$*"
             return 0
         fi
-        now=$(now_us)
-        if (((now - start) / 1000 >= timeout_ms)); then
-            WAITED_MS=$(((now - start) / 1000))
+        now_us
+        if (((NOW_US - start) / 1000 >= timeout_ms)); then
+            WAITED_MS=$(((NOW_US - start) / 1000))
             printf '# wait_until: gave up after %d ms: %s\n' "$WAITED_MS" "$*"
             return 1
         fi
