@@ -87,7 +87,8 @@ public enum NetlinkOperation: Sendable, Equatable, Hashable, CustomStringConvert
     case setAddrGenModeNone(name: String)
     /// net.ipv4.conf.NAME.KEY = VALUE through RTM_SETLINK IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF.
     case setIPv4Conf(name: String, key: IPv4DevConf, value: UInt32)
-    /// net.ipv4.conf.all.KEY = VALUE through RTM_SETLINK IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF, for opt-in use.
+    /// net.ipv4.conf.all.KEY = VALUE, for opt-in use: written to /proc/sys/net/ipv4/conf/all/KEY, since
+    /// rtnetlink has no link called "all" to send RTM_SETLINK to.
     case setIPv4ConfAll(key: IPv4DevConf, value: UInt32)
     /// `ip addr replace PREFIX dev NAME`; IPv6 gets `nodad preferred_lft 0` so it is never a source address.
     case addAddress(name: String, prefix: IPPrefix)

@@ -4,6 +4,7 @@ import Config
 import Daemon
 import Foundation
 import Logging
+import NIOPosix
 
 let defaultConfigPath = "/etc/anycastd/anycastd.json"
 
@@ -45,9 +46,12 @@ struct Reconcile: AsyncParsableCommand {
         let logger = Logger(label: "anycastd")
         let agent: Agent
         do {
+            let daemon = !(once || dryRun)
             agent = try Agent(
                 options: AgentOptions(configPath: options.config, resyncInterval: .seconds(resyncInterval)),
-                logger: logger)
+                logger: logger,
+                announcer: daemon
+                    ? BGPAnnouncer(group: .singletonMultiThreadedEventLoopGroup, logger: logger) : NoAnnouncer())
         } catch {
             logger.critical("\(error)")
             throw ExitCode(ExitStatus.failure)
