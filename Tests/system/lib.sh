@@ -293,7 +293,14 @@ anycastd_log() {
 monitor_start() {
     TZ=UTC ip -n "$NS" -ts monitor link address >"$SYS_WORK/monitor.log" 2>&1 &
     _sys_monitor_pid=$!
-    sleep_ms 300 # ip must be listening before the first change
+    # ip must be listening before the first change: wait until it reports a throwaway link.
+    local i
+    for ((i = 0; i < 100; i++)); do
+        in_ns ip link add acd-mon-ready type veth peer name acd-mon-ready-p 2>/dev/null
+        in_ns ip link del acd-mon-ready 2>/dev/null
+        wait_until 200 grep -q acd-mon-ready "$SYS_WORK/monitor.log" >/dev/null && return 0
+    done
+    bail "ip monitor records events" "no event in $SYS_WORK/monitor.log after 20 s"
 }
 
 # event_ms REGEX: milliseconds from MARK_US (kept by the last wait_until as LAST_MARK_US) to the
