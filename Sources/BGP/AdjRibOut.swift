@@ -97,6 +97,8 @@ public struct RouteAttributes: Hashable, Sendable {
 /// The routes one peer has been sent, and the packer producing the UPDATEs that change them. A value
 /// type: the daemon keeps one per peer. It only produces UPDATEs between `announceAll()` (on reaching
 /// Established) and `reset()` (when the session drops); before that it only remembers the desired set.
+/// With the FSM: on `.announceAll` call `announceAll(context: machine.codecContext)`, on
+/// `.peerRefreshRequested(f)` send `refreshMessages(f, enhanced:)`, on leaving Established call `reset()`.
 public struct AdjRibOut: Sendable {
     /// The negotiated session parameters: which families may be sent and how AS numbers are encoded.
     public var context: CodecContext
@@ -143,6 +145,12 @@ public struct AdjRibOut: Sendable {
             updates.append(.endOfRIB(family))
         }
         return updates
+    }
+
+    /// `announceAll()` after taking the session's negotiated context (`SessionStateMachine.codecContext`).
+    public mutating func announceAll(context: CodecContext) -> [UpdateMessage] {
+        self.context = context
+        return announceAll()
     }
 
     /// Re-sends every advertised route of a family, answering a ROUTE-REFRESH (RFC 2918).

@@ -126,7 +126,10 @@ import Testing
         rib.reset()
         #expect(rib.advertised.isEmpty)
         #expect(rib.setDesired(routes).isEmpty)
-        #expect(rib.announceAll().count == 3)
+        // The next session negotiated IPv4 only: one End-of-RIB.
+        let again = rib.announceAll(context: CodecContext(fourOctetAS: true, families: [.ipv4Unicast]))
+        #expect(again.count == 2)
+        #expect(again[1].endOfRIBFamily == .ipv4Unicast)
     }
 
     @Test func refreshResendsOneFamily() {
