@@ -180,6 +180,20 @@ import Testing
         #expect(decoded.attribute(.as4Path) == .unknown(flags: 0xC0, type: 17, value: bytes("0202 FA56EA00 FA56EA00")))
     }
 
+    @Test func longASPathIsSplitIntoSegmentsOf255() throws {
+        var rib = active()
+        let updates = rib.setDesired([
+            prefix("192.0.2.53/32"): .external(localASN: 65010, prepend: 299, nextHop: .v4(v4("10.0.0.1")))
+        ])
+        let (decoded, _) = try decodeUpdate(try BGPMessage.update(updates[0]).encoded(context: as4))
+        #expect(
+            decoded.attribute(.asPath)
+                == .asPath([
+                    ASPathSegment(.sequence, [UInt32](repeating: 65010, count: 255)),
+                    ASPathSegment(.sequence, [UInt32](repeating: 65010, count: 45)),
+                ]))
+    }
+
     @Test func communitiesAreSortedAndDeduplicated() {
         let a = RouteAttributes(
             nextHop: .v4(v4("10.0.0.1")),
