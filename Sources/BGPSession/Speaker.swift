@@ -118,10 +118,7 @@ final class SpeakerCore {
             logger.info("peer \(name): removed from the configuration")
             peers[name] = nil
             let settings = controller.settings
-            controller.stop(
-                notification: .cease(subcode: NotificationMessage.CeaseSubcode.peerDeconfigured),
-                reason: "peer de-configured"
-            ).assumeIsolated().whenComplete { _ in
+            controller.stop(.deconfigured).assumeIsolated().whenComplete { _ in
                 self.remove(name)
                 self.updateMD5Keys(removing: settings)
             }
@@ -136,9 +133,7 @@ final class SpeakerCore {
                     logger.info("peer \(settings.name): session settings changed, resetting")
                     updateMD5Keys(removing: old)
                     updateMD5Keys()
-                    controller.reset(
-                        notification: .cease(subcode: NotificationMessage.CeaseSubcode.otherConfigurationChange),
-                        reason: "configuration changed")
+                    controller.reset()
                 }
                 continue
             }
@@ -161,9 +156,7 @@ final class SpeakerCore {
 
     func shutdown(message: String) -> EventLoopFuture<Void> {
         stopping = true
-        let notification = NotificationMessage.cease(
-            subcode: NotificationMessage.CeaseSubcode.administrativeShutdown, shutdownMessage: message)
-        let stops = peers.values.map { $0.stop(notification: notification, reason: "shutdown: \(message)") }
+        let stops = peers.values.map { $0.stop(.shutdown(message)) }
         return EventLoopFuture.andAllComplete(stops, on: eventLoop).assumeIsolated().flatMap {
             let closes = self.listeners.values.map { $0.close() }
             self.listeners = [:]
@@ -238,7 +231,8 @@ final class SpeakerCore {
         guard !stopping, let remote = channel.remoteAddress?.ipAddress else { return channel.close() }
         let local = channel.localAddress?.ipAddress
         let match = peers.values.first { peer in
-            peer.settings.address == remote && (peer.settings.localAddress == nil || peer.settings.localAddress == local)
+            peer.settings.address == remote
+                && (peer.settings.localAddress == nil || peer.settings.localAddress == local)
         }
         guard let match else {
             logger.notice("closing connection from \(remote): not a configured peer")

@@ -49,7 +49,9 @@ struct BGPProbe: AsyncParsableCommand {
     @Flag(help: "Log at debug level on stderr.") var verbose = false
 
     func validate() throws {
-        guard IPv4Address(routerId) != nil else { throw ValidationError("--router-id \(routerId): not an IPv4 address") }
+        guard IPv4Address(routerId) != nil else {
+            throw ValidationError("--router-id \(routerId): not an IPv4 address")
+        }
         guard IPAddress(peer) != nil else { throw ValidationError("--peer \(peer): not an IP address") }
         if let local, IPAddress(local) == nil { throw ValidationError("--local \(local): not an IP address") }
         if let ipv6NextHop, IPv6Address(ipv6NextHop) == nil {
