@@ -18,8 +18,9 @@ public final class BGPSpeaker: Sendable {
     /// State changes and route refresh requests of every peer, in order. One consumer.
     public let events: AsyncStream<BGPPeerEvent>
 
-    /// Creates a speaker on one EventLoop of `group`; nothing happens until `setPeers`.
-    public init(group: any EventLoopGroup, logger: Logger) {
+    /// Creates a speaker on one EventLoop of `group`; nothing happens until `setPeers`. It listens on
+    /// `listenPort` (179; tests use others) of each peer's local address, or of `::` when a peer has none.
+    public init(group: any EventLoopGroup, logger: Logger, listenPort: Int = 179) {
         let eventLoop = group.next()
         let statusTable = NIOLockedValueBox<[String: BGPPeerStatus]>([:])
         let (events, continuation) = AsyncStream.makeStream(of: BGPPeerEvent.self)
@@ -30,7 +31,7 @@ public final class BGPSpeaker: Sendable {
         // Handed to the loop as it is created: from here on only the loop touches it.
         self.core = NIOLoopBoundBox.makeBoxSendingValue(
             SpeakerCore(
-                eventLoop: eventLoop, logger: logger,
+                eventLoop: eventLoop, logger: logger, listenPort: listenPort,
                 publish: { status in statusTable.withLockedValue { $0[status.name] = status } },
                 remove: { name in _ = statusTable.withLockedValue { $0.removeValue(forKey: name) } },
                 emit: { event in continuation.yield(event) }),
@@ -83,6 +84,7 @@ public final class BGPSpeaker: Sendable {
 final class SpeakerCore {
     let eventLoop: any EventLoop
     let logger: Logger
+    let listenPort: Int
     let publish: @Sendable (BGPPeerStatus) -> Void
     let remove: @Sendable (String) -> Void
     let emit: @Sendable (BGPPeerEvent) -> Void
@@ -95,12 +97,14 @@ final class SpeakerCore {
     init(
         eventLoop: any EventLoop,
         logger: Logger,
+        listenPort: Int,
         publish: @escaping @Sendable (BGPPeerStatus) -> Void,
         remove: @escaping @Sendable (String) -> Void,
         emit: @escaping @Sendable (BGPPeerEvent) -> Void
     ) {
         self.eventLoop = eventLoop
         self.logger = logger
+        self.listenPort = listenPort
         self.publish = publish
         self.remove = remove
         self.emit = emit
@@ -183,7 +187,7 @@ final class SpeakerCore {
             guard let host = IPAddress(address) else { continue }
             pendingListeners.insert(address)
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            BGPListener.bind(on: eventLoop, host: host, port: 179) { channel in
+            BGPListener.bind(on: eventLoop, host: host, port: listenPort) { channel in
                 bound.value.accept(channel)
             }.assumeIsolated().whenComplete { result in
                 self.pendingListeners.remove(address)
@@ -194,13 +198,14 @@ final class SpeakerCore {
                         return
                     }
                     self.listeners[address] = listener
-                    self.logger.info("listening on [\(address)]:179")
+                    self.logger.info("listening on [\(address)]:\(self.listenPort)")
                     self.updateMD5Keys()
                 case .failure(let error):
                     self.logger.error(
-                        "cannot listen on [\(address)]:179: \(error); peers there must be reached by connecting out")
+                        "cannot listen on [\(address)]:\(self.listenPort): \(error); peers there must be reached by connecting out"
+                    )
                     for peer in self.peers.values where peer.settings.localAddress?.description == address {
-                        peer.noteFailure("cannot listen on [\(address)]:179: \(error)")
+                        peer.noteFailure("cannot listen on [\(address)]:\(self.listenPort): \(error)")
                     }
                 }
             }
