@@ -122,7 +122,10 @@ final class SpeakerCore {
             logger.info("peer \(name): removed from the configuration")
             peers[name] = nil
             let settings = controller.settings
+            // The closure keeps the controller alive until its connections are closed (its handlers
+            // only hold it weakly).
             controller.stop(.deconfigured).assumeIsolated().whenComplete { _ in
+                withExtendedLifetime(controller) {}
                 self.remove(name)
                 self.updateMD5Keys(removing: settings)
             }

@@ -86,6 +86,54 @@ import Testing
         await b.shutdown(message: "done")
     }
 
+    /// setPeers resets only a peer whose session settings changed (Cease/6) and removes a gone peer with
+    /// Cease/3 after withdrawing; back-off changes alone do not reset.
+    @Test func setPeersResetsOnlyWhatChanged() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let portA = Int.random(in: 40000...49999)
+        let portB = portA + 1
+        let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
+        let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
+        var toB = Self.settings(
+            name: "b", peer: "127.0.0.2", port: portB, asn: 65002, localASN: 65001, local: "127.0.0.1",
+            passive: false)
+        a.setPeers([toB])
+        b.setPeers([
+            Self.settings(
+                name: "a", peer: "127.0.0.1", port: portA, asn: 65001, localASN: 65002, local: "127.0.0.2",
+                passive: true)
+        ])
+        a.setRoutes(peer: "b", Self.routes(["198.51.100.1/32"], asn: 65001))
+        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 1 })
+
+        toB.maximumRetrySeconds = 5
+        a.setPeers([toB])
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(a.snapshot().first?.establishedCount == 1, "a back-off change must not reset the session")
+
+        toB.holdTime = 30
+        a.setPeers([toB])
+        #expect(
+            await Self.eventually { b.snapshot().first?.lastErrorReceived?.contains("Configuration Change") == true },
+            "\(String(describing: b.snapshot().first))")
+        #expect(
+            await Self.eventually {
+                a.snapshot().first?.establishedCount == 2 && a.snapshot().first?.state == .established
+            })
+        // The route is sent again on the new session.
+        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 1 })
+
+        a.setPeers([])
+        #expect(
+            await Self.eventually { b.snapshot().first?.lastErrorReceived?.contains("De-configured") == true },
+            "\(String(describing: b.snapshot().first))")
+        #expect(await Self.eventually { a.snapshot().isEmpty })
+        await a.shutdown(message: "done")
+        await b.shutdown(message: "done")
+    }
+
     /// A connection from the configured peer that sends a bad marker gets NOTIFICATION 1/1 and is
     /// closed; the speaker stays up and accepts a good session afterwards.
     @Test func malformedHeaderGetsNotificationNotACrash() async throws {
@@ -125,7 +173,9 @@ import Testing
             index += max(length, 19)
         }
         #expect(notification?.0 == 1 && notification?.1 == 1, "expected NOTIFICATION 1/1, got \(bytes)")
-        #expect(b.snapshot().first?.lastErrorSent?.contains("Header") == true)
+        #expect(
+            await Self.eventually(2) { b.snapshot().first?.lastErrorSent?.contains("Header") == true },
+            "\(String(describing: b.snapshot().first))")
         await b.shutdown(message: "done")
     }
 }
