@@ -139,6 +139,7 @@ final class PeerController: BGPConnectionOwner {
             pendingReason = reason.description
             feed(.stop(shutdownMessage: message), to: session)
         }
+        if let pending = stopPromise { return pending.futureResult }
         let promise = eventLoop.makePromise(of: Void.self)
         if liveHandlers.isEmpty {
             promise.succeed()

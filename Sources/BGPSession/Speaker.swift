@@ -164,7 +164,20 @@ final class SpeakerCore {
     func shutdown(message: String) -> EventLoopFuture<Void> {
         stopping = true
         let stops = peers.values.map { $0.stop(.shutdown(message)) }
-        return EventLoopFuture.andAllComplete(stops, on: eventLoop).assumeIsolated().flatMap {
+        // A peer that never closes its side must not hold up the daemon's exit: 5 s at most.
+        let allStopped = eventLoop.makePromise(of: Void.self)
+        let fulfilled = NIOLoopBoundBox(false, eventLoop: eventLoop)
+        let finish: @Sendable () -> Void = {
+            guard !fulfilled.value else { return }
+            fulfilled.value = true
+            allStopped.succeed()
+        }
+        let timeout = eventLoop.scheduleTask(in: .seconds(5)) { finish() }
+        EventLoopFuture.andAllComplete(stops, on: eventLoop).whenComplete { _ in
+            timeout.cancel()
+            finish()
+        }
+        return allStopped.futureResult.assumeIsolated().flatMap {
             let closes = self.listeners.values.map { $0.close() }
             self.listeners = [:]
             return EventLoopFuture.andAllComplete(closes, on: self.eventLoop)
