@@ -45,6 +45,9 @@ struct Reconcile: AsyncParsableCommand {
         })
     var resyncInterval: Duration = .seconds(30)
 
+    @Option(help: .hidden)
+    var testLinkKind: String = "dummy"
+
     @Flag(name: .shortAndLong, help: "Log debug detail.")
     var verbose = false
 
@@ -55,7 +58,8 @@ struct Reconcile: AsyncParsableCommand {
         do {
             let daemon = !(once || dryRun)
             agent = try Agent(
-                options: AgentOptions(configPath: options.config, resyncInterval: resyncInterval),
+                options: AgentOptions(
+                    configPath: options.config, resyncInterval: resyncInterval, linkKind: testLinkKind),
                 logger: logger,
                 announcer: daemon
                     ? BGPAnnouncer(group: .singletonMultiThreadedEventLoopGroup, logger: logger) : NoAnnouncer())
