@@ -120,7 +120,7 @@ struct BGPProbe: AsyncParsableCommand {
         for text in largeCommunity {
             let parts = text.split(separator: ":").compactMap { UInt32($0) }
             guard parts.count == 3 else { throw ValidationError("--large-community \(text): use A:B:C") }
-            large.append(LargeCommunity(parts[0], parts[1], parts[2]))
+            large.append(LargeCommunity(global: parts[0], local1: parts[1], local2: parts[2]))
         }
         // An unspecified next hop means "next hop self": the speaker fills in the session's address or
         // the configured next hop of the prefix's family.

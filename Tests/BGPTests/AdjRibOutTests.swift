@@ -200,13 +200,21 @@ import Testing
             communities: [
                 Community(asn: 65010, value: 2), Community(asn: 65010, value: 1), Community(asn: 65010, value: 2),
             ],
-            largeCommunities: [LargeCommunity(1, 2, 3), LargeCommunity(1, 1, 1)])
+            largeCommunities: [
+                LargeCommunity(global: 1, local1: 2, local2: 3), LargeCommunity(global: 1, local1: 1, local2: 1),
+            ])
         #expect(a.communities == [Community(asn: 65010, value: 1), Community(asn: 65010, value: 2)])
-        #expect(a.largeCommunities == [LargeCommunity(1, 1, 1), LargeCommunity(1, 2, 3)])
+        #expect(
+            a.largeCommunities == [
+                LargeCommunity(global: 1, local1: 1, local2: 1), LargeCommunity(global: 1, local1: 2, local2: 3),
+            ])
         let b = RouteAttributes(
             nextHop: .v4(v4("10.0.0.1")),
             communities: [Community(asn: 65010, value: 1), Community(asn: 65010, value: 2)],
-            largeCommunities: [LargeCommunity(1, 1, 1), LargeCommunity(1, 2, 3), LargeCommunity(1, 2, 3)])
+            largeCommunities: [
+                LargeCommunity(global: 1, local1: 1, local2: 1), LargeCommunity(global: 1, local1: 2, local2: 3),
+                LargeCommunity(global: 1, local1: 2, local2: 3),
+            ])
         #expect(a == b)
     }
 }
