@@ -16,10 +16,13 @@ public struct AgentOptions: Sendable {
     public var configPath: String
     /// Full resync interval, a safety net for missed events. Default 30 s.
     public var resyncInterval: Duration
+    /// The link kind created for `interface.kind` "dummy"; tests on kernels without dummy use "ifb".
+    public var linkKind: String
 
-    public init(configPath: String, resyncInterval: Duration = .seconds(30)) {
+    public init(configPath: String, resyncInterval: Duration = .seconds(30), linkKind: String = "dummy") {
         self.configPath = configPath
         self.resyncInterval = resyncInterval
+        self.linkKind = linkKind
     }
 }
 

@@ -19,11 +19,7 @@ struct ExecCheck: Sendable {
         guard let program = command.first, !program.isEmpty else { return (false, "bad check: empty command") }
         let deadline = monotonicNanos() + timeout
 
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { return (false, "pipe: \(errorText(errno))") }
-        let (readFD, writeFD) = (pipeFDs[0], pipeFDs[1])
-        _ = fcntl(readFD, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeFD, F_SETFD, FD_CLOEXEC)
+        guard let (readFD, writeFD) = makePipe() else { return (false, "pipe: \(errorText(errno))") }
         _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
         defer { close(readFD) }
 
@@ -58,7 +54,11 @@ struct ExecCheck: Sendable {
                 cancel?.pollEntry ?? pollfd(fd: -1, events: 0, revents: 0),
             ]
             let ready = poll(&entries, 3, exitWatch.fd >= 0 ? timeoutMs : min(timeoutMs, 10))
-            if ready < 0 && errno != EINTR { return (false, "poll: \(errorText(errno))") }
+            if ready < 0 && errno != EINTR {
+                let code = errno
+                killAndReap(pid)
+                return (false, "poll: \(errorText(code))")
+            }
             if entries[0].revents != 0 { outputOpen = output.drain(readFD) }
             if exitWatch.fd < 0 || entries[1].revents != 0 {
                 switch exitWatch.state() {
@@ -97,6 +97,9 @@ struct ExecCheck: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
         posix_spawn_file_actions_adddup2(&actions, stdoutFD, 2)
+        // Other parts of the daemon (netlink, BGP sockets) may hold descriptors without close-on-exec; the
+        // check program gets stdio only (where libc has closefrom for spawn: glibc 2.34+).
+        _ = Self.addCloseFrom.map { $0(&actions, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -118,6 +121,14 @@ struct ExecCheck: Sendable {
         let result = posix_spawnp(&pid, program, &actions, &attributes, argv, environ)
         return result == 0 ? .success(pid) : .failure(SystemCallFailure(call: "posix_spawnp", code: result))
     }
+
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    /// posix_spawn_file_actions_addclosefrom_np, which Glibc's Swift overlay does not export.
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     private func killAndReap(_ pid: pid_t) {
         kill(-pid, SIGKILL)

@@ -108,7 +108,7 @@ public enum NetlinkOperation: Sendable, Equatable, Hashable, CustomStringConvert
     /// The operation in `ip` command words, for logs and --dry-run.
     public var description: String {
         switch self {
-        case .createDummy(let name): "ip link add \(name) type dummy addrgenmode none"
+        case .createDummy(let name): "ip link add \(name) type dummy && ip link set \(name) addrgenmode none"
         case .deleteLink(let name): "ip link del \(name)"
         case .setLinkUp(let name, let up): "ip link set \(name) \(up ? "up" : "down")"
         case .setAddrGenModeNone(let name): "ip link set \(name) addrgenmode none"

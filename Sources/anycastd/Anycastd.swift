@@ -35,8 +35,18 @@ struct Reconcile: AsyncParsableCommand {
     @Flag(help: "Print the plan and change nothing.")
     var dryRun = false
 
-    @Option(help: "Seconds between full resyncs (a safety net; events drive everything else).")
-    var resyncInterval: Int = 30
+    @Option(
+        help: "Time between full resyncs, such as 30s or 5m (a safety net; events drive everything else).",
+        transform: { text in
+            guard let duration = parseDuration(text) ?? Int(text).map({ Duration.seconds($0) }), duration > .zero else {
+                throw ValidationError("'\(text)' is not a duration (such as 30s, 500ms or 5m)")
+            }
+            return duration
+        })
+    var resyncInterval: Duration = .seconds(30)
+
+    @Option(help: .hidden)
+    var testLinkKind: String = "dummy"
 
     @Flag(name: .shortAndLong, help: "Log debug detail.")
     var verbose = false
@@ -48,7 +58,8 @@ struct Reconcile: AsyncParsableCommand {
         do {
             let daemon = !(once || dryRun)
             agent = try Agent(
-                options: AgentOptions(configPath: options.config, resyncInterval: .seconds(resyncInterval)),
+                options: AgentOptions(
+                    configPath: options.config, resyncInterval: resyncInterval, linkKind: testLinkKind),
                 logger: logger,
                 announcer: daemon
                     ? BGPAnnouncer(group: .singletonMultiThreadedEventLoopGroup, logger: logger) : NoAnnouncer())

@@ -132,3 +132,13 @@ struct ExecCheckTests {
         #expect(found.first != getpgrp())
     }
 }
+
+extension ExecCheckTests {
+    @Test func childGetsOnlyStdio() {
+        // stdout and stderr are the capture pipe; the daemon's other descriptors do not leak into checks.
+        let result = execCheck(["/bin/sh", "-c", "ls -m /proc/$$/fd"]).run()
+        #expect(result.detail == "exit 0: 0, 1, 2", "\(result)")
+        let stdin = execCheck(["/bin/sh", "-c", "readlink /proc/$$/fd/0"]).run()
+        #expect(stdin.detail == "exit 0: /dev/null", "\(stdin)")
+    }
+}
