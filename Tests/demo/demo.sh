@@ -44,7 +44,7 @@ fi
 # --- inside the lab ----------------------------------------------------------------------------
 # shellcheck source=Tests/system/lib-bgp.sh
 source "$root/Tests/system/lib-bgp.sh"
-demo_start=$(now_us)
+demo_start=${EPOCHREALTIME/./}
 step_no=0
 
 step() {
@@ -111,17 +111,17 @@ for _ in 1 2 3; do
     [[ $answer == served-by-h[12] ]] || fail "the client should be answered" "$answer"
 done
 printf '   from now on the client also sends a query every 10 ms, each from its own source port\n'
-t0=$(now_us)
+t0=${EPOCHREALTIME/./}
 bgp_query_loop_start 10 || fail "the query loop did not start"
 wait_until 30000 bgp_loop_has 100 >/dev/null
-bgp_loop_window "$t0" "$(now_us)"
+bgp_loop_window "$t0" "${EPOCHREALTIME/./}"
 printf '   %d answered so far: h1 answered %d, h2 answered %d, %d lost\n' "$WIN_SENT" "$WIN_H1" "$WIN_H2" "$WIN_LOST"
 ((WIN_SENT >= 100 && WIN_LOST == 0)) || fail "100 queries should be answered" "$(bgp_loop_losses)"
 good "all answered; the router spreads clients over both hosts"
 
 step "Failover: kill h1's DNS server." \
     "anycastd on h1 sees two failed checks in a row (200 ms apart) and withdraws the route."
-t0=$(now_us)
+t0=${EPOCHREALTIME/./}
 bgp_dnsmasq_stop h1
 bird_record_wait absent:h1 "$t0" 15000 || fail "h1's path should be withdrawn" "$(bird_paths "$BGP_PREFIX")"
 gone=$((t0 + WATCH_MS * 1000))
@@ -129,10 +129,10 @@ printf '   the route from h1 is withdrawn at the router %d ms after the kill; th
 routes
 answer=$(client_query)
 printf '   the client asks again: %s\n' "$answer"
-bgp_sleep_ms 1200
+sleep_ms 1200
 bgp_loop_window "$t0" $((gone + 100000))
 during=$WIN_LOST
-bgp_loop_window $((gone + 100000)) $(($(now_us) - 1100000))
+bgp_loop_window $((gone + 100000)) $((${EPOCHREALTIME/./} - 1100000))
 printf '   query loop: %d lost while h1 was dead but still announced (%d ms), %d of %d lost after\n' \
     "$during" "$WATCH_MS" "$WIN_LOST" "$WIN_SENT"
 if ! bird_lacks_path h1 || ! bird_has_path h2; then
@@ -142,7 +142,7 @@ fi
 ((WIN_LOST == 0)) || fail "no query should be lost after the withdrawal" "$(bgp_loop_losses)"
 good "h1 out of service, clients served by h2"
 printf "   start h1's DNS server again:\n"
-t0=$(now_us)
+t0=${EPOCHREALTIME/./}
 bgp_dnsmasq_start h1
 bird_record_wait present:h1 "$t0" 30000 || fail "h1's path should come back" "$(bird_paths "$BGP_PREFIX")"
 printf '   two good checks later h1 announces again (%d ms after the start):\n' "$WATCH_MS"
@@ -153,7 +153,7 @@ step "Drain h2 for maintenance: anycastd drain" \
     "anycastd first re-announces with the GRACEFUL_SHUTDOWN community (65535:0, RFC 8326), which the router" \
     "turns into local preference 0, so traffic moves to h1 while h2 still answers; after the 2 s drain delay" \
     "it withdraws. The drain is written to disk and survives restarts."
-t0=$(now_us)
+t0=${EPOCHREALTIME/./}
 out=$(bgp_ctl h2 drain 2>&1) || fail "anycastd drain failed" "$out"
 printf '   $ anycastd drain\n'
 show <<<"$out"
@@ -165,8 +165,8 @@ fi
 gs=$WATCH_MS
 printf '   what the router saw, polled every 10 ms (ms since the command was started):\n'
 timeline "$t0"
-bgp_sleep_ms 1200
-bgp_loop_window "$t0" $(($(now_us) - 1100000))
+sleep_ms 1200
+bgp_loop_window "$t0" $((${EPOCHREALTIME/./} - 1100000))
 printf '   GRACEFUL_SHUTDOWN, then the withdrawal %d ms later; query loop meanwhile: %d sent, %d lost\n' \
     $((withdrawn - gs)) "$WIN_SENT" "$WIN_LOST"
 ((withdrawn >= BGP_DRAIN_MS - 50)) || fail "the withdrawal should wait for the drain delay (${BGP_DRAIN_MS} ms)"
@@ -174,7 +174,7 @@ printf '   GRACEFUL_SHUTDOWN, then the withdrawal %d ms later; query loop meanwh
 good "h2 drained without losing a query"
 
 step "Undrain h2: anycastd undrain"
-t0=$(now_us)
+t0=${EPOCHREALTIME/./}
 out=$(bgp_ctl h2 undrain 2>&1) || fail "anycastd undrain failed" "$out"
 printf '   $ anycastd undrain\n'
 show <<<"$out"
@@ -186,14 +186,14 @@ good "both hosts in service"
 step "Clean shutdown of h1's anycastd (SIGTERM, as systemctl stop does), the client still querying every 10 ms." \
     "It drains (GRACEFUL_SHUTDOWN, withdraw), then closes the session with a Cease NOTIFICATION carrying" \
     "a shutdown message (RFC 9003). The address stays, so queries already on their way are answered."
-t0=$(now_us)
+t0=${EPOCHREALTIME/./}
 bgp_anycastd_stop h1
 printf '   anycastd exited with status %s after %d ms; what the router saw (ms since SIGTERM):\n' "$STOP_STATUS" "$STOP_MS"
 timeline "$t0"
 [[ $STOP_STATUS == 0 ]] || fail "anycastd should exit 0"
-bgp_sleep_ms 1500
+sleep_ms 1500
 bgp_query_loop_stop
-bgp_loop_window "$t0" $(($(now_us) - 1100000))
+bgp_loop_window "$t0" $((${EPOCHREALTIME/./} - 1100000))
 printf '   the router says (birdc show protocols all h1):\n'
 birdc_r1 show protocols all h1 | grep -E '^h1 |Message:|Last error' | show
 printf '   query loop since SIGTERM: %d sent, %d answered, %d lost (all demo long: %d sent, %d lost)\n' \
@@ -204,4 +204,4 @@ bird_lacks_path h1 || fail "h1's path should be gone" "$(bird_paths "$BGP_PREFIX
 ((WIN_LOST == 0)) || fail "no query should be lost on a planned stop" "$(bgp_loop_losses)"
 good "stopped cleanly, 0 queries lost"
 
-printf '\ndemo: all %d steps behaved as shown (%d s).\n' "$step_no" $((($(now_us) - demo_start) / 1000000))
+printf '\ndemo: all %d steps behaved as shown (%d s).\n' "$step_no" $(((${EPOCHREALTIME/./} - demo_start) / 1000000))

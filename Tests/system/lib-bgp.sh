@@ -3,18 +3,16 @@
 # a client namespace behind the router. Sourced instead of lib.sh: it sources lib.sh (waits, clock,
 # TAP helpers) itself.
 #
-#        c1 10.0.9.2 ──── 10.0.9.1 ┐
-#                                  r1 (BIRD, AS 65000, ECMP into its kernel table)
-#   h1 10.0.1.2 (AS 65011) ─ 10.0.1.1 ┘└ 10.0.2.1 ─ h2 10.0.2.2 (AS 65012)
-#   each host: anycast0 (dummy) with 192.0.2.53/32, dnsmasq on it, anycastd peering with r1
+#   c1 10.0.9.2 ── 10.0.9.1 ┐
+#   h1 10.0.1.2 ── 10.0.1.1 ┼ r1: BIRD, AS 65000, ECMP into its kernel table
+#   h2 10.0.2.2 ── 10.0.2.1 ┘
+#   h1 (AS 65011) and h2 (AS 65012): anycast0 (dummy) with 192.0.2.53/32, a dnsmasq on it, anycastd
+#   peering with r1
 #
 # Everything is stopped by pid and the namespaces are deleted at exit, on success or failure.
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # WATCH_MS, STOP_MS, LOOP_* and friends are read by the tests
 
-# The lab's chroot has a bare devtmpfs without the /dev/fd link that bash process substitution (used by
-# lib.sh's sleep_ms) needs; a real host has it from udev.
-[[ -e /dev/fd ]] || ln -s /proc/self/fd /dev/fd 2>/dev/null
 # shellcheck source=Tests/system/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -36,14 +34,6 @@ BGP_CHECK_FALL=2
 BGP_IFACE_KIND=dummy
 [[ ${ANYCASTD_BGP_LAB_VETH:-0} == 1 ]] && BGP_IFACE_KIND=existing
 read -r -a BGP_DAEMON_ARGS <<<"${ANYCASTD_SYSTEM_DAEMON_ARGS:---resync-interval 60}"
-
-# bgp_sleep_ms MS: sleeps MS milliseconds without starting a process (lib.sh's sleep_ms takes MS < 1000
-# only: it formats 0.MS).
-bgp_sleep_ms() {
-    local t
-    printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
-    read -r -t "$t" -u "$_sys_sleep_fd" || true
-}
 
 declare -A BGP_NS=(
     [r1]=acd-bgp-$$-r1 [h1]=acd-bgp-$$-h1 [h2]=acd-bgp-$$-h2 [c1]=acd-bgp-$$-c1
@@ -278,11 +268,11 @@ bird_record_find() {
 # bird_record_wait CONDITION START_US TIMEOUT_MS: waits until the record shows CONDITION (see
 # bird_record_find); WATCH_MS is then measured from START_US. Returns 1 on timeout.
 bird_record_wait() {
-    local deadline=$(($(now_us) + $3 * 1000))
+    local deadline=$((${EPOCHREALTIME/./} + $3 * 1000))
     WATCH_MS=-1
     until bird_record_find "$1" "$2"; do
-        (($(now_us) < deadline)) || return 1
-        bgp_sleep_ms 20
+        ((${EPOCHREALTIME/./} < deadline)) || return 1
+        sleep_ms 20
     done
 }
 
@@ -352,10 +342,10 @@ bgp_anycastd_stop() {
     local host=$1 pid=${BGP_PIDS[anycastd-$1]:-} start
     STOP_STATUS='' STOP_MS=-1
     [[ -n $pid ]] || return 0
-    start=$(now_us)
+    start=${EPOCHREALTIME/./}
     kill -TERM "$pid" 2>/dev/null
     if wait_until 15000 _sys_exited "$pid" >/dev/null; then
-        STOP_MS=$((($(now_us) - start) / 1000))
+        STOP_MS=$(((${EPOCHREALTIME/./} - start) / 1000))
         wait "$pid" 2>/dev/null
         STOP_STATUS=$?
     else
@@ -472,7 +462,7 @@ bgp_lab_up() {
         bgp_ns h1 ip link del acd-bgp-probe
     fi
     bird_start || return 1
-    start=$(now_us)
+    start=${EPOCHREALTIME/./}
     for host in h1 h2; do
         [[ -f $(bgp_config "$host") ]] || bgp_write_config "$host"
         bgp_dnsmasq_start "$host"
@@ -483,7 +473,7 @@ bgp_lab_up() {
         bird_paths "$BGP_PREFIX" >&2
         return 1
     fi
-    BGP_UP_MS=$((($(now_us) - start) / 1000))
+    BGP_UP_MS=$(((${EPOCHREALTIME/./} - start) / 1000))
 }
 
 

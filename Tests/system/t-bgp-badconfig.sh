@@ -9,7 +9,7 @@ cp "$config" "$BGP_DIR/h1/good.json"
 
 # Valid JSON, invalid value: were it applied, 192.0.2.53/32 would be withdrawn and its address removed.
 bird_watch_begin absent:h1 "" 4000 || bail "the BIRD watcher starts"
-start=$(now_us)
+start=${EPOCHREALTIME/./}
 sed 's#"prefixes": \["192.0.2.53/32"\]#"prefixes": ["192.0.2.0/24"]#' "$BGP_DIR/h1/good.json" | write_file_atomic "$config"
 grep -q '192.0.2.0/24' "$config" || bail "the invalid configuration was written" "$(cat "$config")"
 if wait_until 10000 bgp_config_invalid h1 >/dev/null; then
