@@ -188,9 +188,13 @@ step "Clean shutdown of h1's anycastd (SIGTERM, as systemctl stop does), the cli
     "a shutdown message (RFC 9003). The address stays, so queries already on their way are answered."
 t0=${EPOCHREALTIME/./}
 bgp_anycastd_stop h1
-printf '   anycastd exited with status %s after %d ms; what the router saw (ms since SIGTERM):\n' "$STOP_STATUS" "$STOP_MS"
+if [[ $STOP_STATUS == killed ]]; then
+    printf '   anycastd did not exit within 15 s of SIGTERM (killed); what the router saw (ms since SIGTERM):\n'
+else
+    printf '   anycastd exited with status %s after %d ms; what the router saw (ms since SIGTERM):\n' "$STOP_STATUS" "$STOP_MS"
+fi
 timeline "$t0"
-[[ $STOP_STATUS == 0 ]] || fail "anycastd should exit 0"
+[[ $STOP_STATUS == 0 ]] || fail "anycastd should exit 0 after SIGTERM (it exited: $STOP_STATUS)"
 sleep_ms 1500
 bgp_query_loop_stop
 bgp_loop_window "$t0" $((${EPOCHREALTIME/./} - 1100000))
