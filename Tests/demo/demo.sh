@@ -59,7 +59,7 @@ show() { sed 's/^/      /'; }
 fail() {
     printf '\ndemo: step %d FAILED: %s\n' "$step_no" "$1" >&2
     [[ -z ${2:-} ]] || printf '%s\n' "$2" | sed 's/^/  /' >&2
-    _sys_failures=1 # lib.sh's cleanup shows the logs then
+    _sys_failures=1 # so the exit trap shows the lab's logs
     exit 1
 }
 good() { printf '   ✓ %s\n' "$*"; }
