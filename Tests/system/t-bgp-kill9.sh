@@ -3,8 +3,8 @@
 # expires (in fact at once: the kernel closes the dead process's TCP connection with a FIN); anycast0
 # and its address stay on h1 the whole time (nothing removes them, so dnsmasq keeps answering what is
 # still routed to it). A restarted agent re-announces once the check has risen. Then a hung agent
-# (SIGSTOP: the connection stays open, nothing is sent) is dropped by the hold timer itself, 6-9 s
-# after its last KEEPALIVE, and comes back by itself when it resumes (SIGCONT).
+# (SIGSTOP: the connection stays open, nothing is sent) is dropped by the hold timer itself, 9 s after
+# its last KEEPALIVE, and comes back by itself when it resumes (SIGCONT).
 source "$(dirname "${BASH_SOURCE[0]}")/lib-bgp.sh"
 bgp_lab_require
 limit=$((BGP_HOLD_S * 1000 + 1000))
@@ -57,7 +57,9 @@ if bird_watch_end "$start"; then
     reason=$(birdc_r1 show protocols all h1 | grep -E 'Last error' | sed 's/^ *//')
     diag "hung agent: BIRD dropped h1's path ${WATCH_MS} ms after SIGSTOP ($reason)"
     assert_match "BIRD's reason is the hold timer" 'Hold timer expired' "$reason"
-    assert_ge "  ... no sooner than hold time - keepalive interval (6000 ms): ${WATCH_MS} ms" 6000 "$WATCH_MS"
+    # Keepalives go every hold/3 (with jitter), so expiry falls 6-9 s after the stop; a loaded VM can
+    # delay the last keepalive, so the bound below only proves the session was not torn down at once.
+    assert_ge "  ... not at once, the connection stayed open (>= 3000 ms): ${WATCH_MS} ms" 3000 "$WATCH_MS"
     assert_le "  ... and within hold time + 1 s = ${limit} ms" "$limit" "$WATCH_MS"
 else
     not_ok "BIRD drops a hung agent's path when the hold timer expires" "$(bird_watch_log)"
