@@ -13,7 +13,9 @@ struct Anycastd: AsyncParsableCommand {
         commandName: "anycastd",
         abstract: "Announce anycast service addresses over BGP while the local service is healthy.",
         version: anycastdVersion,
-        subcommands: [Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Version.self]
+        subcommands: [
+            Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Version.self, PrintSchema.self,
+        ]
     )
 }
 
@@ -85,6 +87,14 @@ struct Check: ParsableCommand {
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version.")
     func run() { print("anycastd \(anycastdVersion)") }
+}
+
+/// The schema is embedded in the binary, so it matches the reader of exactly this version.
+struct PrintSchema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema",
+        abstract: "Print the JSON Schema (2020-12) of the desired-state file, for editors and CI checks.")
+    func run() { print(ConfigSchema.json) }
 }
 
 /// Where the control socket is: `--socket`, else the configuration's `control.socket`, else the default.
