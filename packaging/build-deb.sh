@@ -83,6 +83,8 @@ install -m 0644 packaging/examples/routers/* "$doc/examples/routers/"
 "$binary" --generate-completion-script bash >"$out/completion.bash"
 "$binary" --generate-completion-script zsh >"$out/completion.zsh"
 "$binary" --generate-completion-script fish >"$out/completion.fish"
+# bash-completion sources the file; a #! line would make it look like a program (lintian).
+sed -i '1{/^#!/d}' "$out/completion.bash"
 install -D -m 0644 "$out/completion.bash" "$stage/usr/share/bash-completion/completions/anycastd"
 install -D -m 0644 "$out/completion.zsh" "$stage/usr/share/zsh/vendor-completions/_anycastd"
 install -D -m 0644 "$out/completion.fish" "$stage/usr/share/fish/vendor_completions.d/anycastd.fish"
@@ -126,3 +128,14 @@ deb=$out/anycastd_${version}_$arch.deb
 dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
 echo "build-deb: $deb"
 dpkg-deb --field "$deb" Version Depends Installed-Size | sed 's/^/build-deb:   /'
+
+# --- lintian: no errors, no warnings (overrides in packaging/debian/lintian-overrides say why) -----
+if [[ ${ANYCASTD_DEB_LINTIAN:-1} == 1 ]]; then
+    command -v lintian >/dev/null || die "lintian is missing: apt-get install lintian (or ANYCASTD_DEB_LINTIAN=0)"
+    report=$(lintian --pedantic --display-info --show-overrides "$deb" 2>&1 | grep -v '^running with root privileges' || true)
+    [[ -z $report ]] || printf '%s\n' "$report" | sed 's/^/build-deb: lintian: /'
+    if grep -qE '^[EW]: ' <<<"$report"; then
+        die "lintian reports errors or warnings for $deb"
+    fi
+    echo "build-deb: lintian: no errors, no warnings"
+fi
