@@ -30,6 +30,10 @@ let package = Package(
             dependencies: ["NetAddress", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict
         ),
+        // libFuzzer target for the BGP decoder; see Tests/fuzz/run.sh.
+        .executableTarget(
+            name: "BGPFuzz", dependencies: ["BGP"], swiftSettings: strict
+        ),
         // SwiftNIO TCP shell around the BGP FSM.
         .target(
             name: "BGPSession",
@@ -37,20 +41,17 @@ let package = Package(
                 "BGP", "NetAddress",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        // Health checks (DNS, TCP, exec) and the rise/fall state machine.
-        .target(
-            name: "Health",
-            dependencies: [
-                "Config", "NetAddress",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
+        // Health checks (DNS, TCP, exec) and the rise/fall state machine; plain sockets and posix_spawn on one
+        // thread per check, so no NIO.
+        .target(name: "Health", dependencies: ["Config", "NetAddress"], swiftSettings: strict),
+        // Benchmark: DNS check CPU cost and failure-detection latency against dnsmasq (Tests/bench/health-cpu.sh).
+        .executableTarget(
+            name: "health-bench", dependencies: ["Health", "Config", "NetAddress"], swiftSettings: strict),
         // Pure planner: desired vs observed state -> ordered netlink operations and announcements.
         .target(name: "Reconciler", dependencies: ["Config", "Netlink", "NetAddress"], swiftSettings: strict),
         // The actor that wires everything together, control socket, signals, lifecycle.
@@ -69,6 +70,19 @@ let package = Package(
             dependencies: [
                 "Daemon", "Config",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // Test tool: one BGP session to one router, routes from the command line, scripted on stdin.
+        .executableTarget(
+            name: "bgp-probe",
+            dependencies: [
+                "BGPSession", "BGP", "NetAddress",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -77,7 +91,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGP"]),
-        .testTarget(name: "HealthTests", dependencies: ["Health"]),
+        .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
     ],

@@ -103,7 +103,7 @@ append="console=ttyS0 quiet panic=-1 acdlab.nonce=$nonce acdlab.modules=$KERNEL_
 lab_verbose && append+=" acdlab.verbose=1"
 # shellcheck disable=SC2054 # the commas are qemu option syntax
 qemu=(
-    qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048
+    qemu-system-x86_64 -accel tcg,thread=multi -cpu "${ANYCASTD_LAB_CPU:-max}" -smp 2 -m 2048
     -nographic -no-reboot -nic none
     -kernel "$KERNEL_IMAGE" -initrd "$INITRAMFS" -append "$append"
     -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
@@ -144,6 +144,8 @@ while IFS= read -r -u "$console" line || [[ -n $line ]]; do
     esac
 done
 exec {console}<&-
+# SeaBIOS turns off line wrapping on the terminal it printed to; turn it back on.
+lab_verbose && [[ -t 2 ]] && printf '\e[?7h' >&2
 qemu_rc=0
 wait "$qemu_pid" || qemu_rc=$?
 

@@ -1,9 +1,9 @@
-import Synchronization
-
 // Runs one check on its interval on a dedicated thread: first run at once, then on a fixed grid of
 // start + k × interval (no drift), never overlapping itself (a run that overstays skips the missed ticks).
 // A thread per check keeps blocking syscalls (poll, waitpid) off the daemon's event loops and async pool,
 // and costs nothing between runs.
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -1,7 +1,7 @@
-import NetAddress
-
 // The DNS check's I/O: one UDP datagram from a fresh connected socket, one poll(2) until the timeout.
 // DNSProbe (DNSMessage.swift) builds the query and judges the answer; this file only moves bytes.
+import NetAddress
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -15,18 +15,20 @@ struct DNSCheck: Sendable {
     let server: IPAddress?
     let port: Int
     let probe: Result<DNSProbe, DNSConfigError>
+    /// "192.0.2.53:53", formatted once: the check runs up to ten times a second.
+    let endpoint: String
 
     init(server: IPAddress?, port: Int, name: String, type: String, rcodes: [String]) {
         self.server = server
         self.port = port
+        self.endpoint = server.map { endpointText($0, port: port) } ?? "(no server)"
         self.probe = Result { () throws(DNSConfigError) in try DNSProbe(name: name, type: type, rcodes: rcodes) }
     }
 
     var description: String {
-        let target = server.map { endpointText($0, port: port) } ?? "(no server)"
         switch probe {
-        case .success(let probe): return "dns \(target) \(probe.name) \(DNSType.name(probe.type))"
-        case .failure: return "dns \(target) (invalid)"
+        case .success(let probe): return "dns \(endpoint) \(probe.name) \(DNSType.name(probe.type))"
+        case .failure: return "dns \(endpoint) (invalid)"
         }
     }
 
@@ -40,7 +42,6 @@ struct DNSCheck: Sendable {
             return (false, "bad check: no DNS server configured and the service has no prefix to ask")
         }
         let deadline = monotonicNanos() + timeout
-        let endpoint = endpointText(server, port: port)
         let fd: Int32
         switch openConnectedSocket(server, port: port, type: Int32(SOCK_DGRAM.rawValue)) {
         case .success(let value): fd = value

@@ -4,7 +4,9 @@
 
 /// What is wrong with a DNS check's configuration; reported as the check's result on every run.
 public struct DNSConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong, naming the offending value and the accepted forms.
     public var description: String
+    /// An error with its message.
     public init(_ description: String) { self.description = description }
 }
 
@@ -27,6 +29,7 @@ public enum DNSAnswerError: Error, Sendable, Equatable, CustomStringConvertible 
     /// The server answered with an RCODE the check does not accept.
     case rcode(UInt8)
 
+    /// The reason as it appears in the check's result text.
     public var description: String {
         switch self {
         case .shortHeader(let length): "answer of \(length) bytes is shorter than a DNS header"
@@ -77,6 +80,7 @@ public enum DNSRCode {
         return nil
     }
 
+    /// The name of an RCODE, or `RCODEn` for unassigned ones.
     public static func name(_ code: UInt8) -> String {
         Int(code) < names.count ? names[Int(code)] : "RCODE\(code)"
     }
@@ -86,9 +90,11 @@ public enum DNSRCode {
 public struct DNSProbe: Sendable, Equatable {
     /// The name in wire form, as labels.
     public let labels: [[UInt8]]
+    /// The query type (QTYPE), such as 16 for TXT.
     public let type: UInt16
     /// Always IN (1).
     public let qclass: UInt16 = 1
+    /// The RCODEs that make an answer good.
     public let acceptedRCodes: Set<UInt8>
 
     /// Validates the configured name, type and RCODE names. An empty RCODE list means NOERROR only.

@@ -10,6 +10,8 @@ let execOutputLimit = 200
 
 struct ExecCheck: Sendable {
     let command: [String]
+    /// False forces the waitid polling used where pidfd_open is missing (tests cover both paths).
+    var usePidfd = true
 
     var description: String { "exec " + command.joined(separator: " ") }
 
@@ -17,11 +19,7 @@ struct ExecCheck: Sendable {
         guard let program = command.first, !program.isEmpty else { return (false, "bad check: empty command") }
         let deadline = monotonicNanos() + timeout
 
-        var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { return (false, "pipe: \(errorText(errno))") }
-        let (readFD, writeFD) = (pipeFDs[0], pipeFDs[1])
-        _ = fcntl(readFD, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeFD, F_SETFD, FD_CLOEXEC)
+        guard let (readFD, writeFD) = makePipe() else { return (false, "pipe: \(errorText(errno))") }
         _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
         defer { close(readFD) }
 
@@ -34,7 +32,7 @@ struct ExecCheck: Sendable {
         }
 
         var output = OutputPrefix()
-        let exitWatch = ExitWatch(pid: pid)
+        let exitWatch = ExitWatch(pid: pid, usePidfd: usePidfd)
         defer { exitWatch.close() }
         var outputOpen = true
         var status: Int32?
@@ -56,9 +54,21 @@ struct ExecCheck: Sendable {
                 cancel?.pollEntry ?? pollfd(fd: -1, events: 0, revents: 0),
             ]
             let ready = poll(&entries, 3, exitWatch.fd >= 0 ? timeoutMs : min(timeoutMs, 10))
-            if ready < 0 && errno != EINTR { return (false, "poll: \(errorText(errno))") }
+            if ready < 0 && errno != EINTR {
+                let code = errno
+                killAndReap(pid)
+                return (false, "poll: \(errorText(code))")
+            }
             if entries[0].revents != 0 { outputOpen = output.drain(readFD) }
-            if exitWatch.fd < 0 || entries[1].revents != 0 { status = exitWatch.exitStatus() }
+            if exitWatch.fd < 0 || entries[1].revents != 0 {
+                switch exitWatch.state() {
+                case .running: break
+                case .exited(let code): status = code
+                case .lost(let code):
+                    killAndReap(pid)
+                    return (false, "exit status lost: waitid: \(errorText(code)) (is SIGCHLD ignored?)")
+                }
+            }
         }
         // The leader has exited but is not reaped yet, so its pid still names the group: kill what it
         // left behind in the group, then reap.
@@ -87,6 +97,9 @@ struct ExecCheck: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
         posix_spawn_file_actions_adddup2(&actions, stdoutFD, 2)
+        // Other parts of the daemon (netlink, BGP sockets) may hold descriptors without close-on-exec; the
+        // check program gets stdio only (where libc has closefrom for spawn: glibc 2.34+).
+        _ = Self.addCloseFrom.map { $0(&actions, 3) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -108,6 +121,14 @@ struct ExecCheck: Sendable {
         let result = posix_spawnp(&pid, program, &actions, &attributes, argv, environ)
         return result == 0 ? .success(pid) : .failure(SystemCallFailure(call: "posix_spawnp", code: result))
     }
+
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    /// posix_spawn_file_actions_addclosefrom_np, which Glibc's Swift overlay does not export.
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     private func killAndReap(_ pid: pid_t) {
         kill(-pid, SIGKILL)
@@ -139,20 +160,27 @@ private struct ExitWatch {
         return unsafeBitCast(symbol, to: PidfdOpen.self)
     }()
 
-    init(pid: pid_t) {
-        self.pid = pid
-        self.fd = Self.pidfdOpen.map { $0(pid, 0) } ?? -1
+    enum State {
+        case running
+        /// Exited, with a wait(2)-style status; not reaped yet.
+        case exited(Int32)
+        /// waitid failed (ECHILD: someone else reaped it, as with SIGCHLD set to SIG_IGN).
+        case lost(Int32)
     }
 
-    /// The exit status if the child has exited (left unreaped), else nil.
-    func exitStatus() -> Int32? {
+    init(pid: pid_t, usePidfd: Bool) {
+        self.pid = pid
+        self.fd = usePidfd ? Self.pidfdOpen.map { $0(pid, 0) } ?? -1 : -1
+    }
+
+    func state() -> State {
         var info = siginfo_t()
         while waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 {
-            if errno != EINTR { return nil }
+            if errno != EINTR { return .lost(errno) }
         }
-        guard info._sifields._sigchld.si_pid == pid else { return nil }
+        guard info._sifields._sigchld.si_pid == pid else { return .running }
         let code = info._sifields._sigchld.si_status
-        return info.si_code == CLD_EXITED ? (code & 0xFF) << 8 : code & 0x7F
+        return .exited(info.si_code == CLD_EXITED ? (code & 0xFF) << 8 : code & 0x7F)
     }
 
     func close() {

@@ -5,6 +5,7 @@ import NetAddress
 
 /// A check from the configuration, resolved (the DNS server defaulted) and ready to run.
 public struct HealthCheck: Sendable {
+    /// The configuration it was made from; equal configs (and DNS servers) mean the same check.
     public let config: CheckConfig
     private let kind: Kind
 

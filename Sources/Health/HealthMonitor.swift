@@ -9,16 +9,27 @@ import Synchronization
 public struct CheckStatus: Sendable, Equatable {
     /// What the check does: "dns 192.0.2.53:53 id.lab. TXT", "tcp 127.0.0.1:80", "exec /bin/check".
     public var description: String
+    /// The check's RiseFall state.
     public var isUp: Bool
+    /// Consecutive successes (0 after a failure).
     public var successesInRow: Int
+    /// Consecutive failures (0 after a success).
     public var failuresInRow: Int
     /// The reason text of the last run; nil until the check has run once.
     public var lastResult: String?
+    /// How long the last run took; nil until the check has run once.
     public var lastDuration: Duration?
+    /// Runs since the check started (or was last changed), and how many of them failed: for metrics.
+    public var runs: Int
+    /// Failed runs among `runs`.
+    public var failures: Int
+    /// The reason text of the most recent failed run, kept after later successes (why did it flap?).
+    public var lastFailure: String?
 
+    /// A status as `snapshot()` and `events` report it; public for tests and renderers.
     public init(
         description: String, isUp: Bool, successesInRow: Int, failuresInRow: Int, lastResult: String?,
-        lastDuration: Duration?
+        lastDuration: Duration?, runs: Int = 0, failures: Int = 0, lastFailure: String? = nil
     ) {
         self.description = description
         self.isUp = isUp
@@ -26,16 +37,22 @@ public struct CheckStatus: Sendable, Equatable {
         self.failuresInRow = failuresInRow
         self.lastResult = lastResult
         self.lastDuration = lastDuration
+        self.runs = runs
+        self.failures = failures
+        self.lastFailure = lastFailure
     }
 }
 
 /// The health of one service: up when every one of its checks is up (a service without checks is up).
 public struct ServiceHealth: Sendable, Equatable {
+    /// The service name from the configuration.
     public var name: String
+    /// True when all checks are up; what the announcement rule reads.
     public var isUp: Bool
     /// In configuration order.
     public var checks: [CheckStatus]
 
+    /// A service state as `snapshot()` and `events` report it.
     public init(name: String, isUp: Bool, checks: [CheckStatus]) {
         self.name = name
         self.isUp = isUp
@@ -64,11 +81,15 @@ public final class HealthMonitor: Sendable {
         let runner: CheckRunner
         var riseFall: RiseFall
         var lastDuration: Duration?
+        var runs = 0
+        var failures = 0
+        var lastFailure: String?
 
         var status: CheckStatus {
             CheckStatus(
                 description: runner.check.description, isUp: riseFall.isUp, successesInRow: riseFall.successesInRow,
-                failuresInRow: riseFall.failuresInRow, lastResult: riseFall.lastResult, lastDuration: lastDuration)
+                failuresInRow: riseFall.failuresInRow, lastResult: riseFall.lastResult, lastDuration: lastDuration,
+                runs: runs, failures: failures, lastFailure: lastFailure)
         }
     }
 
@@ -88,16 +109,17 @@ public final class HealthMonitor: Sendable {
         var stopped = false
     }
 
+    /// Creates an idle monitor; checks start with the first `update(services:)`.
     public init() {
         (events, continuation) = AsyncStream.makeStream(of: ServiceHealth.self, bufferingPolicy: .unbounded)
     }
 
     deinit { stop() }
 
-    /// Sets the services to check (at start and on every reload). A check that is unchanged (same config,
-    /// same effective DNS server) keeps running with its state and counters; changed and new checks start
-    /// down and run at once; checks and services no longer listed are stopped (an exec check's process
-    /// group is killed). Returns after removed checks have stopped.
+    /// Sets the services to check (at start and on every reload); names must be unique (the config reader
+    /// ensures it). A check that is unchanged (same config, same effective DNS server) keeps running with its
+    /// state and counters; changed and new checks start down and run at once; checks and services no longer
+    /// listed are stopped (an exec check's process group is killed). Returns after removed checks stopped.
     public func update(services: [(name: String, checks: [CheckConfig], defaultDNSServer: IPAddress?)]) {
         var toStart: [CheckRunner] = []
         var toStop: [CheckRunner] = []
@@ -120,7 +142,8 @@ public final class HealthMonitor: Sendable {
                     }
                     let id = state.nextID
                     state.nextID += 1
-                    let runner = CheckRunner(check: check) { [weak self] result in self?.record(id: id, result: result)
+                    let runner = CheckRunner(check: check) { [weak self] result in
+                        self?.record(id: id, result: result)
                     }
                     toStart.append(runner)
                     checks.append(
@@ -168,6 +191,11 @@ public final class HealthMonitor: Sendable {
                 state.services[serviceIndex].checks[checkIndex].riseFall.record(
                     success: result.success, detail: result.detail)
                 state.services[serviceIndex].checks[checkIndex].lastDuration = result.duration
+                state.services[serviceIndex].checks[checkIndex].runs += 1
+                if !result.success {
+                    state.services[serviceIndex].checks[checkIndex].failures += 1
+                    state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail
+                }
                 let service = state.services[serviceIndex]
                 if service.isUp != service.reportedUp {
                     state.services[serviceIndex].reportedUp = service.isUp

@@ -11,14 +11,18 @@ public enum HealthState: String, Sendable, Equatable {
 
 /// A change of state caused by one recorded result.
 public struct Transition: Sendable, Equatable, CustomStringConvertible {
+    /// The state before the result.
     public var from: HealthState
+    /// The state after it.
     public var to: HealthState
 
+    /// A transition between two states.
     public init(from: HealthState, to: HealthState) {
         self.from = from
         self.to = to
     }
 
+    /// "down -> up".
     public var description: String { "\(from) -> \(to)" }
 }
 
@@ -30,6 +34,7 @@ public struct RiseFall: Sendable, Equatable {
     public let rise: Int
     /// Failures in a row needed to go from up to down (at least 1).
     public let fall: Int
+    /// The debounced state; `.down` until `rise` successes in a row.
     public private(set) var state: HealthState = .down
     /// Successes since the last failure; keeps counting while up.
     public private(set) var successesInRow = 0
@@ -44,6 +49,7 @@ public struct RiseFall: Sendable, Equatable {
         self.fall = max(1, fall)
     }
 
+    /// `state == .up`.
     public var isUp: Bool { state == .up }
 
     /// Records one check result and returns the transition it caused, if any.

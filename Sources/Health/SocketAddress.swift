@@ -1,7 +1,7 @@
-import NetAddress
-
 // Socket addresses for the DNS and TCP checks, built from NetAddress values, and the non-blocking socket
 // they both open.
+import NetAddress
+
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -1,7 +1,7 @@
-import NetAddress
-
 // The TCP check: a non-blocking connect(2) that must complete within the timeout; then the socket is
 // closed at once. Nothing is sent, so any TCP service can be checked.
+import NetAddress
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -9,12 +9,18 @@ import NetAddress
 struct TCPCheck: Sendable {
     let address: IPAddress
     let port: Int
+    let endpoint: String
 
-    var description: String { "tcp \(endpointText(address, port: port))" }
+    init(address: IPAddress, port: Int) {
+        self.address = address
+        self.port = port
+        self.endpoint = endpointText(address, port: port)
+    }
+
+    var description: String { "tcp \(endpoint)" }
 
     func run(timeout: Int64, cancel: CancelSignal?) -> (success: Bool, detail: String) {
         let deadline = monotonicNanos() + timeout
-        let endpoint = endpointText(address, port: port)
         let fd: Int32
         switch openConnectedSocket(address, port: port, type: Int32(SOCK_STREAM.rawValue)) {
         case .success(let value): fd = value

@@ -1,7 +1,7 @@
-import Synchronization
-
 // Time and waiting for the check threads: a monotonic clock in nanoseconds, and a cancel signal (a pipe)
 // that every poll(2) of a running check includes, so stopping a check interrupts it at once.
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -51,15 +51,10 @@ final class CancelSignal: Sendable {
     private let fired = Atomic<Bool>(false)
 
     init() {
-        var fds: [Int32] = [-1, -1]
-        if pipe(&fds) == 0 {
-            for fd in fds {
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            }
-        }
-        readFD = fds[0]
-        writeFD = fds[1]
+        let fds = makePipe()
+        readFD = fds?.read ?? -1
+        writeFD = fds?.write ?? -1
+        for fd in [readFD, writeFD] where fd >= 0 { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
     }
 
     deinit {
@@ -89,6 +84,33 @@ final class CancelSignal: Sendable {
         }
         return false
     }
+}
+
+/// A close-on-exec pipe whose descriptors are both above 2, or nil with errno set.
+///
+/// pipe2(O_CLOEXEC) closes the window in which a check spawned by another thread could inherit the pipe
+/// (Glibc's Swift overlay does not export pipe2, hence the lookup). Descriptors 0-2 are avoided because an
+/// exec check's file actions rewrite exactly those in the child (a daemon started with closed stdio would
+/// otherwise get them from the kernel).
+func makePipe() -> (read: Int32, write: Int32)? {
+    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
+    var fds: [Int32] = [-1, -1]
+    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2") {
+        guard unsafeBitCast(symbol, to: Pipe2.self)(&fds, O_CLOEXEC) == 0 else { return nil }
+    } else {
+        guard pipe(&fds) == 0 else { return nil }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    }
+    for index in 0..<2 where fds[index] <= 2 {
+        let moved = fcntl(fds[index], F_DUPFD_CLOEXEC, 3)
+        close(fds[index])
+        fds[index] = moved
+    }
+    guard fds[0] >= 0, fds[1] >= 0 else {
+        for fd in fds where fd >= 0 { close(fd) }
+        return nil
+    }
+    return (fds[0], fds[1])
 }
 
 /// `strerror` as a Swift string.

@@ -19,11 +19,13 @@ final class Connection {
     /// How long a reply may take before a request is given up as unanswered.
     static let replyTimeoutSeconds = 10
     /// Dumps interrupted by concurrent changes (NLM_F_DUMP_INTR) are retried this many times.
-    static let dumpAttempts = 5
+    static let dumpAttempts = 10
 
     let socket: OpaquePointer
     let portID: UInt32
     private var sequence: UInt32
+    /// How many dumps came back marked NLM_F_DUMP_INTR and were retried.
+    private(set) var interruptedDumps = 0
     private let receiveBuffer: UnsafeMutableRawBufferPointer
     private let sendBuffer: UnsafeMutableRawBufferPointer
 
@@ -35,6 +37,7 @@ final class Connection {
         }
         var enable: Int32 = 1
         // Extended acks carry the kernel's reason as text; capped acks do not echo each request back.
+        // Best effort: kernels before 4.12 lack them, and everything works without.
         mnl_socket_setsockopt(socket, NETLINK_EXT_ACK, &enable, socklen_t(MemoryLayout<Int32>.size))
         mnl_socket_setsockopt(socket, NETLINK_CAP_ACK, &enable, socklen_t(MemoryLayout<Int32>.size))
         let fd = mnl_socket_get_fd(socket)
@@ -123,6 +126,10 @@ final class Connection {
                 switch receive(wait: true) {
                 case .success(let received): messages = received
                 case .failure(let error) where error.errno == EINTR: continue
+                case .failure(let error) where error.errno == EAGAIN:
+                    throw NetlinkError(
+                        operation: context, errno: ETIMEDOUT,
+                        message: "no answer from the kernel within \(Self.replyTimeoutSeconds) s")
                 case .failure(let error): throw NetlinkError(context: context, error)
                 }
                 for message in messages where answers(message, sequence) {
@@ -142,6 +149,7 @@ final class Connection {
                 }
             }
             if !interrupted { return bodies }
+            interruptedDumps += 1
         }
         throw NetlinkError(
             operation: context, errno: EINTR,

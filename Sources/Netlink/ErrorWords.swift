@@ -25,6 +25,8 @@ extension NetlinkError {
             words = "needs CAP_NET_ADMIN (run as root or grant the capability)"
         case (EOPNOTSUPP, .createDummy?):
             words = "kernel has no dummy link type (load module \"dummy\")"
+        case (EAFNOSUPPORT, .setAddrGenModeNone?), (EAFNOSUPPORT, .createDummy?):
+            words = "IPv6 is disabled on this host (ipv6.disable=1), so there is no addrgenmode to set"
         case (EEXIST, .createDummy(let name)?):
             words = "interface \(name) already exists"
         case (EEXIST, _):

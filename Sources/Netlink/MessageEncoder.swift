@@ -158,14 +158,3 @@ enum MessageEncoder {
         }
     }
 }
-
-extension IPv4DevConf {
-    /// The IPV4_DEVCONF_* id from linux/ip.h, which the raw value must equal (checked by a test).
-    var kernelID: Int {
-        switch self {
-        case .rpFilter: Int(IPV4_DEVCONF_RP_FILTER)
-        case .arpAnnounce: Int(IPV4_DEVCONF_ARP_ANNOUNCE)
-        case .arpIgnore: Int(IPV4_DEVCONF_ARP_IGNORE)
-        }
-    }
-}

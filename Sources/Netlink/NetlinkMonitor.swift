@@ -14,14 +14,21 @@ public final class NetlinkMonitor: Sendable {
 
     /// Subscribes to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR and starts reading.
     /// Events that happen from now on are buffered until `events()` is consumed.
-    public init() throws(NetlinkError) {
-        let groups = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR].map { $0.rawValue }
+    public convenience init() throws(NetlinkError) {
         // A large buffer rides out bursts (10,000 address changes) without losing events.
-        let connection = try Connection(groups: groups, receiveBufferBytes: 16 << 20, replyTimeout: false)
+        try self.init(receiveBufferBytes: 16 << 20)
+    }
+
+    /// A monitor with a chosen socket receive buffer; `beforeEachRead` runs on the reader thread each
+    /// time the socket is readable. Tests use a tiny buffer and a slow reader to provoke ENOBUFS.
+    init(receiveBufferBytes: Int32, beforeEachRead: (@Sendable () -> Void)? = nil) throws(NetlinkError) {
+        let groups = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR].map { $0.rawValue }
+        let connection = try Connection(groups: groups, receiveBufferBytes: receiveBufferBytes, replyTimeout: false)
         let wake = eventfd(0, Int32(EFD_CLOEXEC))
         guard wake >= 0 else { throw NetlinkError(context: "create the monitor's stop eventfd", errno: errno) }
         let (stream, continuation) = AsyncStream.makeStream(of: NetlinkEvent.self, bufferingPolicy: .unbounded)
-        let reader = MonitorReader(connection: connection, wakeDescriptor: wake, continuation: continuation)
+        let reader = MonitorReader(
+            connection: connection, wakeDescriptor: wake, continuation: continuation, beforeEachRead: beforeEachRead)
         var handle = pthread_t()
         let context = Unmanaged.passRetained(reader).toOpaque()
         let status = pthread_create(
@@ -72,11 +79,16 @@ private final class MonitorReader {
     let connection: Connection
     let wakeDescriptor: Int32
     let continuation: AsyncStream<NetlinkEvent>.Continuation
+    let beforeEachRead: (@Sendable () -> Void)?
 
-    init(connection: Connection, wakeDescriptor: Int32, continuation: AsyncStream<NetlinkEvent>.Continuation) {
+    init(
+        connection: Connection, wakeDescriptor: Int32, continuation: AsyncStream<NetlinkEvent>.Continuation,
+        beforeEachRead: (@Sendable () -> Void)?
+    ) {
         self.connection = connection
         self.wakeDescriptor = wakeDescriptor
         self.continuation = continuation
+        self.beforeEachRead = beforeEachRead
     }
 
     /// Waits for the socket or the stop eventfd, and drains the socket each time it is readable.
@@ -93,7 +105,10 @@ private final class MonitorReader {
                 return
             }
             if descriptors[1].revents != 0 { return }
-            if descriptors[0].revents != 0 { drain() }
+            if descriptors[0].revents != 0 {
+                beforeEachRead?()
+                drain()
+            }
         }
     }
 

@@ -8,7 +8,8 @@ import Synchronization
 /// A NETLINK_ROUTE socket in the network namespace of the thread that created it.
 ///
 /// Equivalent to the `ip link` / `ip addr` commands named by each `NetlinkOperation`. Calls are
-/// serialised by a lock, so one socket can be shared by tasks.
+/// serialised by a lock, so one socket can be shared by tasks. Calls block the calling thread until
+/// the kernel answers (normally well under a millisecond per operation; replies time out after 10 s).
 public final class NetlinkSocket: Sendable {
     private let connection: Mutex<Connection>
 
@@ -78,6 +79,9 @@ public final class NetlinkSocket: Sendable {
         }
     }
 
+    /// How many dumps the kernel marked interrupted (NLM_F_DUMP_INTR) and were read again.
+    var interruptedDumps: Int { connection.withLock { $0.interruptedDumps } }
+
     /// The RTM_GETLINK answer for `name`.
     fileprivate static func lookUp(_ name: String, on connection: Connection) -> Result<LinkInfo, KernelError> {
         do {
@@ -85,7 +89,7 @@ public final class NetlinkSocket: Sendable {
             for case .link(let link) in bodies { return .success(link) }
             return .failure(KernelError(errno: ENODEV))
         } catch {
-            return .failure(KernelError(errno: error.errno, message: nil))
+            return .failure(KernelError(errno: error.errno))
         }
     }
 

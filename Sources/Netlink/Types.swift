@@ -87,7 +87,8 @@ public enum NetlinkOperation: Sendable, Equatable, Hashable, CustomStringConvert
     case setAddrGenModeNone(name: String)
     /// net.ipv4.conf.NAME.KEY = VALUE through RTM_SETLINK IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF.
     case setIPv4Conf(name: String, key: IPv4DevConf, value: UInt32)
-    /// net.ipv4.conf.all.KEY = VALUE through RTM_SETLINK IFLA_AF_SPEC/AF_INET/IFLA_INET_CONF, for opt-in use.
+    /// net.ipv4.conf.all.KEY = VALUE, for opt-in use: written to /proc/sys/net/ipv4/conf/all/KEY, since
+    /// rtnetlink has no link called "all" to send RTM_SETLINK to.
     case setIPv4ConfAll(key: IPv4DevConf, value: UInt32)
     /// `ip addr replace PREFIX dev NAME`; IPv6 gets `nodad preferred_lft 0` so it is never a source address.
     case addAddress(name: String, prefix: IPPrefix)
@@ -107,7 +108,7 @@ public enum NetlinkOperation: Sendable, Equatable, Hashable, CustomStringConvert
     /// The operation in `ip` command words, for logs and --dry-run.
     public var description: String {
         switch self {
-        case .createDummy(let name): "ip link add \(name) type dummy addrgenmode none"
+        case .createDummy(let name): "ip link add \(name) type dummy && ip link set \(name) addrgenmode none"
         case .deleteLink(let name): "ip link del \(name)"
         case .setLinkUp(let name, let up): "ip link set \(name) \(up ? "up" : "down")"
         case .setAddrGenModeNone(let name): "ip link set \(name) addrgenmode none"

@@ -96,9 +96,9 @@ public enum InterfacePlanner {
                 return plan
             }
             if link == nil {
+                // Creation sets addrgenmode none before the link ever goes up.
                 plan.operations.append(.createDummy(name: target.name))
-            }
-            if link?.ipv6AddrGenMode != addrGenModeNone {
+            } else if link?.ipv6AddrGenMode != addrGenModeNone {
                 plan.operations.append(.setAddrGenModeNone(name: target.name))
             }
         case .existing:

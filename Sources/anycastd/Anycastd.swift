@@ -4,6 +4,7 @@ import Config
 import Daemon
 import Foundation
 import Logging
+import NIOPosix
 
 let defaultConfigPath = "/etc/anycastd/anycastd.json"
 
@@ -36,8 +37,15 @@ struct Reconcile: AsyncParsableCommand {
     @Flag(help: "Print the plan and change nothing.")
     var dryRun = false
 
-    @Option(help: "Seconds between full resyncs (a safety net; events drive everything else).")
-    var resyncInterval: Int = 30
+    @Option(
+        help: "Time between full resyncs, such as 30s or 5m (a safety net; events drive everything else).",
+        transform: { text in
+            guard let duration = parseDuration(text) ?? Int(text).map({ Duration.seconds($0) }), duration > .zero else {
+                throw ValidationError("'\(text)' is not a duration (such as 30s, 500ms or 5m)")
+            }
+            return duration
+        })
+    var resyncInterval: Duration = .seconds(30)
 
     @Flag(name: .shortAndLong, help: "Log debug detail.")
     var verbose = false
@@ -47,9 +55,12 @@ struct Reconcile: AsyncParsableCommand {
         let logger = Logger(label: "anycastd")
         let agent: Agent
         do {
+            let daemon = !(once || dryRun)
             agent = try Agent(
-                options: AgentOptions(configPath: options.config, resyncInterval: .seconds(resyncInterval)),
-                logger: logger)
+                options: AgentOptions(configPath: options.config, resyncInterval: resyncInterval),
+                logger: logger,
+                announcer: daemon
+                    ? BGPAnnouncer(group: .singletonMultiThreadedEventLoopGroup, logger: logger) : NoAnnouncer())
         } catch {
             logger.critical("\(error)")
             throw ExitCode(ExitStatus.failure)

@@ -66,6 +66,27 @@ import Testing
         #expect(MessageDecoder.decode([UInt8]()).isEmpty)
     }
 
+    @Test func decodesMonitorNotifications() throws {
+        let removed = MessageDecoder.decode(Captured.monitorDeleteAddress).map { MonitorEvents.event($0.body) }
+        #expect(
+            removed == [
+                .addressRemoved(
+                    AddressInfo(
+                        interfaceIndex: 2, prefix: IPPrefix("192.0.2.8/32")!, flags: AddressInfo.flagPermanent))
+            ])
+        let down = MessageDecoder.decode(Captured.monitorLinkDown).map { MonitorEvents.event($0.body) }
+        try #require(down.count == 1)
+        guard case .linkChanged(let link)? = down[0] else {
+            Issue.record("expected linkChanged, got \(String(describing: down[0]))")
+            return
+        }
+        #expect(link.name == "cap1" && link.index == 2 && link.kind == "ifb")
+        #expect(!link.isUp && !link.isLowerUp)
+        #expect(link.ipv6AddrGenMode == 1)
+        let gone = MessageDecoder.decode(Captured.monitorDeleteLink).map { MonitorEvents.event($0.body) }
+        #expect(gone == [.linkRemoved(index: 2, name: "cap1")])
+    }
+
     @Test func monitorMapsBodiesToEvents() {
         let link = LinkInfo(index: 3, name: "x")
         #expect(MonitorEvents.event(.link(link)) == .linkChanged(link))
@@ -78,11 +99,5 @@ extension Array where Element == UInt8 {
     /// nlmsg_seq of the first message.
     func loadSequence() -> UInt32 {
         withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self) }
-    }
-}
-
-@Test func devconfIDsAreTheKernels() {
-    for key in IPv4DevConf.allCases {
-        #expect(key.rawValue == key.kernelID, "\(key)")
     }
 }

@@ -27,7 +27,8 @@ import Testing
             "0a", "80", "02", "00", "02000000",  // ifaddrmsg: AF_INET6, /128, IFA_F_NODAD, universe, index 2
             "1400", "0100", "20010db8000000000000000000000009",  // IFA_ADDRESS
             "0800", "0800", "02000000",  // IFA_FLAGS: IFA_F_NODAD
-            "1400", "0600", "00000000", "ffffffff", "00000000", "00000000")  // IFA_CACHEINFO: preferred 0, valid forever
+            // IFA_CACHEINFO: preferred 0, valid forever
+            "1400", "0600", "00000000", "ffffffff", "00000000", "00000000")
         #expect(ours == expected)
         // Decoded, ours and iproute2's say the same: nodad, preferred 0, valid forever.
         let mine = try #require(MessageDecoder.decode(ours).first?.body)
@@ -118,5 +119,6 @@ import Testing
         let delete = NetlinkOperation.deleteAddress(name: "x", prefix: IPPrefix("192.0.2.1/32")!)
         #expect(NetlinkError(delete, errno: 99).message == "address not present")
         #expect(NetlinkError(.setLinkUp(name: "x", up: true), errno: 22).message == "Invalid argument")
+        #expect(NetlinkError(.setAddrGenModeNone(name: "x"), errno: 97).message.hasPrefix("IPv6 is disabled"))
     }
 }

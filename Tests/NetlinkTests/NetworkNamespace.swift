@@ -2,6 +2,11 @@
 // fresh network namespace (network namespaces are per thread), and run commands such as `ip` there.
 import Foundation
 import Glibc
+import Testing
+
+/// The privileged suites, one test at a time: every namespace shares the kernel's rtnl lock, so a
+/// 10,000-address test running beside the monitor's 100 ms checks would make them flaky.
+@Suite(.serialized) enum NamespaceTests {}
 
 /// A failed prerequisite or command, with what to do about it.
 struct TestFailure: Error, CustomStringConvertible {
@@ -38,6 +43,29 @@ private func unshareNetworkNamespace() -> Int32 {
         return -1
     }
     return unsafeBitCast(symbol, to: Unshare.self)(cloneNewNet)
+}
+
+/// Drops CAP_NET_ADMIN from the calling thread's effective capabilities (capabilities are per thread),
+/// through glibc's capset(2) wrapper, which no Swift module declares.
+func dropNetAdminCapability() throws {
+    typealias CapGetSet = @convention(c) (UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Int32
+    guard let libc = dlopen(nil, RTLD_NOW), let get = dlsym(libc, "capget"), let set = dlsym(libc, "capset") else {
+        throw TestFailure("capget/capset not found in libc")
+    }
+    // struct __user_cap_header_struct { version = _LINUX_CAPABILITY_VERSION_3, pid = 0 (this thread) }
+    var header: [UInt32] = [0x2008_0522, 0]
+    // Two struct __user_cap_data_struct { effective, permitted, inheritable }.
+    var data = [UInt32](repeating: 0, count: 6)
+    let capNetAdmin: UInt32 = 12
+    let status = header.withUnsafeMutableBytes { header in
+        data.withUnsafeMutableBytes { data -> Int32 in
+            guard unsafeBitCast(get, to: CapGetSet.self)(header.baseAddress!, data.baseAddress!) == 0 else { return -1 }
+            data.storeBytes(
+                of: data.load(as: UInt32.self) & ~(1 << capNetAdmin), toByteOffset: 0, as: UInt32.self)
+            return unsafeBitCast(set, to: CapGetSet.self)(header.baseAddress!, data.baseAddress!)
+        }
+    }
+    guard status == 0 else { throw TestFailure("capset failed: \(String(cString: strerror(errno)))") }
 }
 
 /// Runs a command from the calling thread (so in its network namespace) and returns stdout+stderr;

@@ -31,7 +31,6 @@ private func v6Safe(_ prefix: IPPrefix, index: Int32 = 7) -> AddressInfo {
         #expect(
             plan.operations == [
                 .createDummy(name: "anycast0"),
-                .setAddrGenModeNone(name: "anycast0"),
                 .setIPv4Conf(name: "anycast0", key: .arpIgnore, value: 1),
                 .setIPv4Conf(name: "anycast0", key: .arpAnnounce, value: 2),
                 .setIPv4Conf(name: "anycast0", key: .rpFilter, value: 2),
@@ -50,6 +49,14 @@ private func v6Safe(_ prefix: IPPrefix, index: Int32 = 7) -> AddressInfo {
             links: [converged()], addresses: [AddressInfo(interfaceIndex: 7, prefix: v4), v6Safe(v6)])
         let plan = InterfacePlanner.plan(target: target, observed: observed)
         #expect(plan == InterfacePlan())
+    }
+
+    @Test func addrGenModeIsFixedOnAnExistingDummy() {
+        var link = converged()
+        link.ipv6AddrGenMode = 0
+        let plan = InterfacePlanner.plan(
+            target: InterfaceTarget(name: "anycast0", prefixes: []), observed: ObservedHost(links: [link]))
+        #expect(plan.operations == [.setAddrGenModeNone(name: "anycast0")])
     }
 
     @Test func driftIsRepaired() {

@@ -12,7 +12,7 @@ ANYCASTD_BIN=${ANYCASTD_BIN:-.build/debug/anycastd}
 SYS_NAME=$(basename "$0" .sh)
 SYS_WORK=$(mktemp -d "${TMPDIR:-/tmp}/acd-sys-$SYS_NAME.XXXXXX")
 # The daemon's periodic resync is set far away so that only event-driven repair can pass the tests.
-read -r -a SYS_DAEMON_ARGS <<<"${ANYCASTD_SYSTEM_DAEMON_ARGS:---resync-interval 60s}"
+read -r -a SYS_DAEMON_ARGS <<<"${ANYCASTD_SYSTEM_DAEMON_ARGS:---resync-interval 60}"
 
 _sys_tests=0
 _sys_failures=0
@@ -21,6 +21,7 @@ _sys_daemon_pids=()
 ANYCASTD_PID=''
 ANYCASTD_LOG=$SYS_WORK/anycastd.log
 WAITED_MS=0
+LAST_MARK_US=0
 
 # --- TAP output --------------------------------------------------------------------------------
 
@@ -91,6 +92,18 @@ assert_ok() {
     fi
 }
 
+# assert_fails DESCRIPTION COMMAND...: the command fails.
+assert_fails() {
+    local desc=$1 out rc=0
+    shift
+    out=$("$@" 2>&1) || rc=$?
+    if ((rc != 0)); then
+        ok "$desc"
+    else
+        not_ok "$desc" "command succeeded but should have failed: $*"$'\n'"$out"
+    fi
+}
+
 # sys_finish: prints the plan line and exits non-zero if any assertion failed. Tests end with it.
 sys_finish() {
     printf '1..%d\n' "$_sys_tests"
@@ -113,32 +126,46 @@ bail() {
 
 # --- time --------------------------------------------------------------------------------------
 
-# now_us: microseconds since the epoch, without forking.
-now_us() {
-    local t=${EPOCHREALTIME/./}
-    printf '%s' "$((10#$t))"
+# now_us: microseconds since the epoch, without forking; sets NOW_US.
+now_us() { NOW_US=$((10#${EPOCHREALTIME/./})); }
+
+# A FIFO nobody writes to: `read -t` on it sleeps without forking `sleep` (slow under TCG).
+mkfifo "$SYS_WORK/.sleep"
+exec {_sys_sleep_fd}<>"$SYS_WORK/.sleep"
+sleep_ms() {
+    local t
+    printf -v t '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+    read -r -t "$t" -u "$_sys_sleep_fd" || true
 }
 
-# A pipe nobody writes to: `read -t` on it sleeps without forking `sleep` (slow under TCG).
-exec {_sys_sleep_fd}<> <(:)
-sleep_ms() { read -r -t "$(printf '0.%03d' "$1")" -u "$_sys_sleep_fd" || true; }
+# mark: remembers now (MARK_US), just before a change whose effect the next wait_until times.
+MARK_US=''
+mark() {
+    now_us
+    MARK_US=$NOW_US
+    LAST_MARK_US=$NOW_US
+}
 
 # wait_until TIMEOUT_MS COMMAND...: runs COMMAND every 10 ms until it succeeds; sets WAITED_MS to
-# the milliseconds from the call until success and prints them. Returns 1 on timeout.
+# the milliseconds until success (from `mark` if it was called just before, else from the call)
+# and prints them. Returns 1 on timeout.
 wait_until() {
-    local timeout_ms=$1 start now
+    local timeout_ms=$1 start
     shift
-    start=$(now_us)
+    now_us
+    start=${MARK_US:-$NOW_US}
+    LAST_MARK_US=$start
+    MARK_US=''
     while true; do
         if "$@" >/dev/null 2>&1; then
-            now=$(now_us)
-            WAITED_MS=$(((now - start) / 1000))
+            now_us
+            WAITED_MS=$(((NOW_US - start) / 1000))
             printf '# wait_until: %d ms: %s\n' "$WAITED_MS" "$*"
             return 0
         fi
-        now=$(now_us)
-        if (((now - start) / 1000 >= timeout_ms)); then
-            WAITED_MS=$(((now - start) / 1000))
+        now_us
+        if (((NOW_US - start) / 1000 >= timeout_ms)); then
+            WAITED_MS=$(((NOW_US - start) / 1000))
             printf '# wait_until: gave up after %d ms: %s\n' "$WAITED_MS" "$*"
             return 1
         fi
@@ -224,7 +251,9 @@ anycastd_run() {
 # anycastd_start ARG...: starts `anycastd reconcile ARG... SYS_DAEMON_ARGS` in the background in
 # the namespace, logging to ANYCASTD_LOG; sets ANYCASTD_PID.
 anycastd_start() {
-    in_ns "$ANYCASTD_BIN" reconcile "$@" "${SYS_DAEMON_ARGS[@]}" >>"$ANYCASTD_LOG" 2>&1 &
+    # Not through in_ns: a backgrounded function is a subshell, and $! would be that shell, not
+    # the daemon (ip netns exec execs the binary in place).
+    ip netns exec "$NS" "$ANYCASTD_BIN" reconcile "$@" "${SYS_DAEMON_ARGS[@]}" >>"$ANYCASTD_LOG" 2>&1 &
     ANYCASTD_PID=$!
     _sys_daemon_pids+=("$ANYCASTD_PID")
     printf '# started: anycastd reconcile %s %s (pid %d)\n' "$*" "${SYS_DAEMON_ARGS[*]}" "$ANYCASTD_PID"
@@ -257,27 +286,110 @@ anycastd_log() {
     sed 's/^/#   /' "$ANYCASTD_LOG" 2>/dev/null
 }
 
+# --- netlink event log ------------------------------------------------------------------------
+
+# monitor_start: records link and address events of the namespace with timestamps (ip -ts monitor),
+# so a repair can be timed by when the kernel announced it rather than by polling.
+monitor_start() {
+    TZ=UTC ip -n "$NS" -ts monitor link address >"$SYS_WORK/monitor.log" 2>&1 &
+    _sys_monitor_pid=$!
+    # ip must be listening before the first change: wait until it reports a throwaway link.
+    local i
+    for ((i = 0; i < 100; i++)); do
+        in_ns ip link add acd-mon-ready type veth peer name acd-mon-ready-p 2>/dev/null
+        in_ns ip link del acd-mon-ready 2>/dev/null
+        wait_until 200 grep -q acd-mon-ready "$SYS_WORK/monitor.log" >/dev/null && return 0
+    done
+    bail "ip monitor records events" "no event in $SYS_WORK/monitor.log after 20 s"
+}
+
+# event_ms REGEX: milliseconds from MARK_US (kept by the last wait_until as LAST_MARK_US) to the
+# first recorded event after it whose first line matches REGEX (grep -E); empty if none.
+event_ms() {
+    local sod_us=$((LAST_MARK_US % 86400000000))
+    RE=$1 awk -v start="$sod_us" '
+        /^\[[0-9-]+T[0-9:.]+\]/ {
+            split(substr($1, 2, length($1) - 2), dt, "T")
+            split(dt[2], t, ":")
+            us = (t[1] * 3600 + t[2] * 60 + t[3]) * 1000000
+            d = us - start
+            if (d < -43200000000) d += 86400000000
+            if (d >= 0 && $0 ~ ENVIRON["RE"]) { printf "%d", d / 1000; exit }
+        }' "$SYS_WORK/monitor.log"
+}
+
+# Event regexes for event_ms (the first line of an `ip -ts monitor` event; deletions start with
+# "Deleted" and match none of these).
+ev_addr() { printf '^\\[[^]]*\\] [0-9]+: %s +inet6? %s ' "$1" "${2//./\\.}"; }
+ev_up() { printf '^\\[[^]]*\\] [0-9]+: %s(@[^:]*)?: <([^>]*,)?UP[,>]' "$1"; }
+
+# assert_repaired LIMIT_MS DESCRIPTION EVENT_REGEXES PROBE...: after a change made just after
+# `mark`, waits (5 s at most) until PROBE succeeds and asserts the repair took at most LIMIT_MS.
+# The time is that of the last of the events (EVENT_REGEXES, one per line) in the monitor log when
+# all were seen, else the polled time; both are upper bounds, polling adds the cost of `ip` runs.
+assert_repaired() {
+    local limit=$1 desc=$2 regexes=$3 polled ev took worst='' re
+    shift 3
+    if ! wait_until 5000 "$@"; then
+        not_ok "$desc within $limit ms" "not repaired after $WAITED_MS ms: $*"
+        return
+    fi
+    polled=$WAITED_MS
+    while IFS= read -r re; do
+        ev=$(event_ms "$re")
+        if [[ -z $ev ]]; then
+            worst=''
+            break
+        fi
+        [[ -n $worst ]] && ((worst >= ev)) || worst=$ev
+    done <<<"$regexes"
+    took=$polled
+    [[ -n $worst ]] && ((worst < took)) && took=$worst
+    assert_le "$desc within $limit ms (took $took ms: netlink event ${worst:-not seen}, polled $polled)" "$limit" "$took"
+}
+
 # --- link and address probes (succeed or fail, for wait_until) ---------------------------------
+# They capture `ip` output before matching: `ip ... | grep -q` fails at random under pipefail when
+# grep exits early and ip dies of SIGPIPE.
 
 # has_addr IF PREFIX: PREFIX (e.g. 192.0.2.53/32) is on IF in the namespace.
-has_addr() { in_ns ip -o addr show dev "$1" 2>/dev/null | grep -qE "inet6? $2 "; }
-lacks_addr() { ! has_addr "$@" && in_ns ip link show "$1" >/dev/null 2>&1; }
+has_addr() {
+    local out
+    out=$(in_ns ip -o addr show dev "$1" 2>/dev/null) || return 1
+    [[ $out =~ inet6?\ ${2//./\\.}\  ]]
+}
+# lacks_addr IF PREFIX: IF exists and PREFIX is not on it.
+lacks_addr() {
+    local out
+    out=$(in_ns ip -o addr show dev "$1" 2>/dev/null) || return 1
+    [[ ! $out =~ inet6?\ ${2//./\\.}\  ]]
+}
 # link_up IF: IF exists with the UP flag.
-link_up() { in_ns ip -o link show "$1" 2>/dev/null | grep -qE '<([^>]*,)?UP(,[^>]*)?>'; }
-# link_has_all IF PREFIX...: IF exists, is up and has every PREFIX.
+link_up() {
+    local out
+    out=$(in_ns ip -o link show "$1" 2>/dev/null) || return 1
+    [[ $out =~ \<([^>]*,)?UP(,[^>]*)?\> ]]
+}
+# link_has_all IF PREFIX...: IF exists, is up and has every PREFIX (one `ip` run: each costs
+# tens of milliseconds under TCG).
 link_has_all() {
-    local ifname=$1 p
+    local ifname=$1 out p
     shift
-    link_up "$ifname" || return 1
-    for p in "$@"; do has_addr "$ifname" "$p" || return 1; done
+    out=$(in_ns ip addr show dev "$ifname" 2>/dev/null) || return 1
+    [[ ${out%%$'\n'*} =~ \<([^>]*,)?UP(,[^>]*)?\> ]] || return 1
+    for p in "$@"; do
+        [[ $out =~ inet6?\ ${p//./\\.}\  ]] || return 1
+    done
 }
 
 # --- cleanup -----------------------------------------------------------------------------------
 
 _sys_cleanup() {
     local pid ns
-    for pid in "${_sys_daemon_pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null
+    for pid in "${_sys_daemon_pids[@]}" ${_sys_monitor_pid:-}; do
+        {
+            kill -KILL "$pid" && wait "$pid"
+        } 2>/dev/null
     done
     for ns in "${_sys_namespaces[@]}"; do
         ip netns del "$ns" 2>/dev/null

@@ -10,7 +10,7 @@
 # kernel directly (only useful where the kernel has the dummy link type). The binary is
 # ANYCASTD_BIN (default .build/debug/anycastd under the repository root); each test file gets
 # ANYCASTD_SYSTEM_TIMEOUT seconds (default 180). ANYCASTD_SYSTEM_DAEMON_ARGS replaces the extra
-# daemon arguments (default "--resync-interval 60s").
+# daemon arguments (default "--resync-interval 60", seconds).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -77,6 +77,17 @@ run_here() {
     echo "system: $passed passed, $failed failed"
     ((failed == 0))
 }
+
+if [[ $mode != inside ]]; then
+    # shellcheck source=lab/common.sh
+    source "$root/lab/common.sh"
+    lab_need_packages iproute2 procps coreutils
+    if [[ ! -x $ANYCASTD_BIN ]]; then
+        echo "system: $ANYCASTD_BIN is missing or not executable; build it first (swift build) or set ANYCASTD_BIN" >&2
+        echo "system: 0 passed, ${#tests[@]} failed"
+        exit 1
+    fi
+fi
 
 case $mode in
 host | inside)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `anycastd check` reports every error of a config file at once, one `FILE:LINE:COL: path: message`
 # line each on stderr, and exits 78 (EX_CONFIG); a valid file passes with 0.
+# shellcheck source=Tests/system/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_binary
 

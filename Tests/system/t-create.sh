@@ -2,6 +2,7 @@
 # `anycastd reconcile --once` on a fresh namespace creates anycast0 as a dummy link, up, without an
 # IPv6 link-local address, with 192.0.2.53/32 and 2001:db8:53::53/128 (nodad, deprecated, so it is
 # never a source address), and sets arp_ignore/arp_announce/rp_filter on anycast0 and the uplink.
+# shellcheck source=Tests/system/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_binary
 netns_new

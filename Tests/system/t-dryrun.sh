@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `anycastd reconcile --dry-run` prints the plan (the link to create, the addresses to add) and
 # changes nothing; `--once` afterwards applies it and exits 0.
+# shellcheck source=Tests/system/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_binary
 netns_new

@@ -1,0 +1,230 @@
+// UPDATE messages and their path attributes, as values: what AdjRibOut builds, the encoder writes and the
+// decoder (with RFC 7606 dispositions) reads back.
+// RFC 4271 §4.3/§5, RFC 4760 (MP_REACH/MP_UNREACH), RFC 1997, RFC 8092, RFC 6793, RFC 4724 (End-of-RIB).
+import NetAddress
+
+/// An UPDATE message (RFC 4271 §4.3). IPv6 routes travel in MP_REACH_NLRI / MP_UNREACH_NLRI attributes.
+public struct UpdateMessage: Hashable, Sendable {
+    /// IPv4 prefixes withdrawn in the Withdrawn Routes field.
+    public var withdrawn: [IPPrefix]
+    public var attributes: [PathAttribute]
+    /// IPv4 prefixes announced in the NLRI field.
+    public var nlri: [IPPrefix]
+
+    public init(withdrawn: [IPPrefix] = [], attributes: [PathAttribute] = [], nlri: [IPPrefix] = []) {
+        self.withdrawn = withdrawn
+        self.attributes = attributes
+        self.nlri = nlri
+    }
+
+    /// The End-of-RIB marker for a family (RFC 4724 §2): an empty UPDATE for IPv4 unicast, an UPDATE with
+    /// only an empty MP_UNREACH_NLRI for any other family.
+    public static func endOfRIB(_ family: BGPFamily) -> UpdateMessage {
+        if family == .ipv4Unicast { return UpdateMessage() }
+        return UpdateMessage(attributes: [.mpUnreach(MPUnreachNLRI(family: family, withdrawn: []))])
+    }
+
+    /// The family whose End-of-RIB this is, or nil when it is not an End-of-RIB marker.
+    public var endOfRIBFamily: BGPFamily? {
+        guard withdrawn.isEmpty, nlri.isEmpty else { return nil }
+        if attributes.isEmpty { return .ipv4Unicast }
+        if attributes.count == 1, case .mpUnreach(let unreach) = attributes[0], unreach.withdrawn.isEmpty {
+            return unreach.family
+        }
+        return nil
+    }
+
+    /// The first attribute of a type code, if present.
+    public func attribute(_ type: PathAttributeType) -> PathAttribute? {
+        attributes.first { $0.typeCode == type.rawValue }
+    }
+
+    /// Every prefix this UPDATE announces, IPv4 NLRI and MP_REACH_NLRI together.
+    public var announcedPrefixes: [IPPrefix] {
+        var result = nlri
+        for case .mpReach(let reach) in attributes { result += reach.nlri }
+        return result
+    }
+
+    /// Every prefix this UPDATE withdraws, Withdrawn Routes and MP_UNREACH_NLRI together.
+    public var withdrawnPrefixes: [IPPrefix] {
+        var result = withdrawn
+        for case .mpUnreach(let unreach) in attributes { result += unreach.withdrawn }
+        return result
+    }
+}
+
+/// Path attribute type codes this speaker knows by name.
+public enum PathAttributeType: UInt8, Sendable, CaseIterable {
+    case origin = 1
+    case asPath = 2
+    case nextHop = 3
+    case multiExitDisc = 4
+    case localPref = 5
+    case atomicAggregate = 6
+    case aggregator = 7
+    case communities = 8
+    case originatorID = 9
+    case clusterList = 10
+    case mpReachNLRI = 14
+    case mpUnreachNLRI = 15
+    case as4Path = 17
+    case as4Aggregator = 18
+    case largeCommunities = 32
+}
+
+/// Attribute flag bits (RFC 4271 §4.3).
+public enum AttributeFlags {
+    public static let optional: UInt8 = 0x80
+    public static let transitive: UInt8 = 0x40
+    public static let partial: UInt8 = 0x20
+    public static let extendedLength: UInt8 = 0x10
+}
+
+/// ORIGIN values (RFC 4271 §5.1.1).
+public enum Origin: UInt8, Hashable, Sendable {
+    case igp = 0
+    case egp = 1
+    case incomplete = 2
+}
+
+/// One AS_PATH segment; ASNs are always held as 4-octet values, the encoding is chosen on the wire.
+public struct ASPathSegment: Hashable, Sendable {
+    /// Segment types (RFC 4271 §4.3, RFC 5065 for the confederation ones).
+    public enum Kind: UInt8, Hashable, Sendable {
+        case set = 1
+        case sequence = 2
+        case confedSequence = 3
+        case confedSet = 4
+    }
+
+    public var kind: Kind
+    public var asns: [UInt32]
+
+    public init(_ kind: Kind, _ asns: [UInt32]) {
+        self.kind = kind
+        self.asns = asns
+    }
+}
+
+/// A standard community (RFC 1997): ASN:value in 32 bits.
+public struct Community: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var value: UInt32
+
+    public init(_ value: UInt32) { self.value = value }
+    public init(asn: UInt16, value: UInt16) { self.value = UInt32(asn) << 16 | UInt32(value) }
+
+    /// GRACEFUL_SHUTDOWN 65535:0 (RFC 8326).
+    public static let gracefulShutdown = Community(0xFFFF_0000)
+    /// NO_EXPORT (RFC 1997).
+    public static let noExport = Community(0xFFFF_FF01)
+
+    public var description: String { "\(value >> 16):\(value & 0xFFFF)" }
+    public static func < (lhs: Community, rhs: Community) -> Bool { lhs.value < rhs.value }
+}
+
+/// A large community (RFC 8092): global administrator ASN, then two 32-bit local values.
+public struct LargeCommunity: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var globalAdministrator: UInt32
+    public var localData1: UInt32
+    public var localData2: UInt32
+
+    public init(_ globalAdministrator: UInt32, _ localData1: UInt32, _ localData2: UInt32) {
+        self.globalAdministrator = globalAdministrator
+        self.localData1 = localData1
+        self.localData2 = localData2
+    }
+
+    public var description: String { "\(globalAdministrator):\(localData1):\(localData2)" }
+    public static func < (lhs: LargeCommunity, rhs: LargeCommunity) -> Bool {
+        (lhs.globalAdministrator, lhs.localData1, lhs.localData2)
+            < (rhs.globalAdministrator, rhs.localData1, rhs.localData2)
+    }
+}
+
+/// MP_REACH_NLRI for IPv4 or IPv6 unicast (RFC 4760 §3).
+public struct MPReachNLRI: Hashable, Sendable {
+    public var family: BGPFamily
+    /// One address (4 or 16 bytes on the wire), or an IPv6 global plus link-local pair (32 bytes).
+    public var nextHops: [IPAddress]
+    public var nlri: [IPPrefix]
+
+    public init(family: BGPFamily, nextHops: [IPAddress], nlri: [IPPrefix]) {
+        self.family = family
+        self.nextHops = nextHops
+        self.nlri = nlri
+    }
+}
+
+/// MP_UNREACH_NLRI for IPv4 or IPv6 unicast (RFC 4760 §4).
+public struct MPUnreachNLRI: Hashable, Sendable {
+    public var family: BGPFamily
+    public var withdrawn: [IPPrefix]
+
+    public init(family: BGPFamily, withdrawn: [IPPrefix]) {
+        self.family = family
+        self.withdrawn = withdrawn
+    }
+}
+
+/// One path attribute. Known ones are typed; the rest keep flags, type and bytes.
+public enum PathAttribute: Hashable, Sendable {
+    case origin(Origin)
+    case asPath([ASPathSegment])
+    case nextHop(IPv4Address)
+    case multiExitDisc(UInt32)
+    case localPref(UInt32)
+    case atomicAggregate
+    /// AGGREGATOR; the ASN is 2 or 4 octets on the wire depending on the negotiated encoding.
+    case aggregator(asn: UInt32, address: IPv4Address)
+    case communities([Community])
+    case largeCommunities([LargeCommunity])
+    case mpReach(MPReachNLRI)
+    case mpUnreach(MPUnreachNLRI)
+    /// Any other attribute; `flags` never includes the extended-length bit (the encoder chooses it).
+    case unknown(flags: UInt8, type: UInt8, value: [UInt8])
+
+    /// The type code on the wire.
+    public var typeCode: UInt8 {
+        switch self {
+        case .origin: PathAttributeType.origin.rawValue
+        case .asPath: PathAttributeType.asPath.rawValue
+        case .nextHop: PathAttributeType.nextHop.rawValue
+        case .multiExitDisc: PathAttributeType.multiExitDisc.rawValue
+        case .localPref: PathAttributeType.localPref.rawValue
+        case .atomicAggregate: PathAttributeType.atomicAggregate.rawValue
+        case .aggregator: PathAttributeType.aggregator.rawValue
+        case .communities: PathAttributeType.communities.rawValue
+        case .largeCommunities: PathAttributeType.largeCommunities.rawValue
+        case .mpReach: PathAttributeType.mpReachNLRI.rawValue
+        case .mpUnreach: PathAttributeType.mpUnreachNLRI.rawValue
+        case .unknown(_, let type, _): type
+        }
+    }
+
+    /// The optional, transitive and partial flags this attribute is sent with (RFC 4271 §5, RFC 4760,
+    /// RFC 1997, RFC 8092).
+    public var flags: UInt8 {
+        switch self {
+        case .origin, .asPath, .nextHop, .localPref, .atomicAggregate:
+            AttributeFlags.transitive
+        case .multiExitDisc, .mpReach, .mpUnreach:
+            AttributeFlags.optional
+        case .aggregator, .communities, .largeCommunities:
+            AttributeFlags.optional | AttributeFlags.transitive
+        case .unknown(let flags, _, _):
+            flags & ~AttributeFlags.extendedLength
+        }
+    }
+
+    /// The flags the RFCs require for a known type code (optional and transitive bits only), or nil.
+    static func requiredFlags(forType type: UInt8) -> UInt8? {
+        switch PathAttributeType(rawValue: type) {
+        case .origin, .asPath, .nextHop, .localPref, .atomicAggregate: AttributeFlags.transitive
+        case .multiExitDisc, .mpReachNLRI, .mpUnreachNLRI, .originatorID, .clusterList: AttributeFlags.optional
+        case .aggregator, .communities, .largeCommunities, .as4Path, .as4Aggregator:
+            AttributeFlags.optional | AttributeFlags.transitive
+        case nil: nil
+        }
+    }
+}

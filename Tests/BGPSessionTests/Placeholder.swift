@@ -1,4 +1,0 @@
-import BGPSession
-import Testing
-
-@Test func bgpsessionBuilds() {}

@@ -1,4 +1,0 @@
-import BGP
-import Testing
-
-@Test func bgpBuilds() {}

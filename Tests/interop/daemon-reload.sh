@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The whole daemon against two BIRD routers on this host kernel (interface.kind "existing" on lo, so no
+# dummy link type is needed): reloads keep sessions. Changing a service's prefixes or attributes sends
+# only the difference; changing one peer's session settings resets that peer only; removing a peer
+# touches no other session. Prints TAP lines and `daemon: N passed, N failed`.
+# Usage: sudo Tests/interop/daemon-reload.sh [--bin PATH]
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+BIN=$REPO/.build/debug/anycastd
+[ "${1:-}" = --bin ] && BIN=$2
+[ -x "$BIN" ] || io_die "$BIN not built (swift build)"
+io_require
+io_init
+trap io_cleanup EXIT
+IO_TAG=daemon
+
+passed=0 failed=0 n=0
+ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+host=acd-io-dm-h
+ip netns delete "$host" 2>/dev/null
+ip netns add "$host" && echo "$host" >>"$IO_ROOT/netns"
+ip -n "$host" link set lo up
+for i in 1 2; do
+    r=acd-io-dm-r$i
+    ip netns delete "$r" 2>/dev/null
+    ip netns add "$r" && echo "$r" >>"$IO_ROOT/netns"
+    ip link add "dmr$i" netns "$r" type veth peer name "dmh$i" netns "$host"
+    ip -n "$r" addr add "10.78.$i.1/24" dev "dmr$i"
+    ip -n "$host" addr add "10.78.$i.2/24" dev "dmh$i"
+    ip -n "$r" link set lo up
+    ip -n "$r" link set "dmr$i" up
+    ip -n "$host" link set "dmh$i" up
+    io_bird_start "$IO_ROOT/r$i" "$r" 65000 "10.78.$i.1" "10.78.$i.1" "::1" \
+        "name=h addr=10.78.$i.2 as=65011 families=ipv4"
+done
+
+write_config() { # write_config R2_HOLD WEB_COMMUNITY EXTRA_PREFIX WITH_R2
+    local peers='{ "name": "r1", "address": "10.78.1.1", "asn": 65000, "localAddress": "10.78.1.2" }'
+    [ "$4" = yes ] && peers="$peers, { \"name\": \"r2\", \"address\": \"10.78.2.1\", \"asn\": 65000, \"localAddress\": \"10.78.2.2\", \"holdTime\": \"$1\" }"
+    local extra=''
+    [ -n "$3" ] && extra=", \"$3\""
+    cat >"$IO_ROOT/new.json" <<JSON
+{
+  "interface": { "name": "lo", "kind": "existing" },
+  "bgp": { "asn": 65011, "routerId": "10.78.1.2", "holdTime": "9s", "peers": [ $peers ] },
+  "services": [
+    { "name": "dns", "prefixes": ["192.0.2.53/32"$extra] },
+    { "name": "web", "prefixes": ["192.0.2.80/32"], "communities": ["$2"] }
+  ],
+  "drain": { "delay": "1s" },
+  "stateDirectory": "$IO_ROOT/state",
+  "control": { "socket": "$IO_ROOT/anycastd.sock" }
+}
+JSON
+    mv "$IO_ROOT/new.json" "$IO_ROOT/anycastd.json"
+}
+
+since() { birdc -s "$IO_ROOT/r$1/bird.ctl" show protocols h | awk '$1 == "h" { print $4 " " $5 }'; }
+established() { [ "$(io_bird_state "$IO_ROOT/r$1" h)" = Established ]; }
+updates_received() {
+    birdc -s "$IO_ROOT/r$1/bird.ctl" show protocols all h | awk '/Import updates:/ { print $3; exit }'
+}
+has_route() { birdc -s "$IO_ROOT/r$1/bird.ctl" show route "$2" | grep -q "$2"; }
+no_route() { ! has_route "$@"; }
+route_has_community() { birdc -s "$IO_ROOT/r$1/bird.ctl" show route "$2" all | grep -q "BGP.community:.*$3"; }
+
+write_config 9s 65011:80 "" yes
+ip netns exec "$host" "$BIN" reconcile -c "$IO_ROOT/anycastd.json" >"$IO_ROOT/anycastd.log" 2>&1 &
+io_track_pid $!
+
+check "r1 established" io_wait 20 established 1
+check "r2 established" io_wait 20 established 2
+check "r1 has both prefixes" io_wait 5 has_route 1 192.0.2.80/32
+check "r2 has both prefixes" io_wait 5 has_route 2 192.0.2.53/32
+sleep 1
+r1_since=$(since 1)
+r2_since=$(since 2)
+r1_updates=$(updates_received 1)
+
+# 1. A prefix added and a community changed: two routes change, sessions stay.
+write_config 9s 65011:81 192.0.2.54/32 yes
+check "added prefix reaches r1" io_wait 5 has_route 1 192.0.2.54/32
+check "changed community reaches r2" io_wait 5 route_has_community 2 192.0.2.80/32 "(65011,81)"
+sleep 0.5
+delta=$(($(updates_received 1) - r1_updates))
+check "r1 received exactly 2 route updates for 2 changed routes (got $delta)" [ "$delta" = 2 ]
+check "r1 session not reset by a service change" [ "$(since 1)" = "$r1_since" ]
+check "r2 session not reset by a service change" [ "$(since 2)" = "$r2_since" ]
+
+# 2. r2's hold time changes: r2 alone is reset.
+write_config 12s 65011:81 192.0.2.54/32 yes
+check "r2 re-established after its settings changed" io_wait 20 sh -c "[ \"\$(birdc -s $IO_ROOT/r2/bird.ctl show protocols h | awk '\$1 == \"h\" { print \$4 \" \" \$5 }')\" != \"$r2_since\" ] && birdc -s $IO_ROOT/r2/bird.ctl show protocols h | grep -q Established"
+check "r1 untouched by r2's change" [ "$(since 1)" = "$r1_since" ]
+check "r2 has the full set again" io_wait 5 has_route 2 192.0.2.54/32
+
+# 3. r2 removed: its routes go, r1 untouched.
+write_config 12s 65011:81 192.0.2.54/32 no
+check "r2 loses the routes when removed" io_wait 5 no_route 2 192.0.2.53/32
+check "r1 untouched by r2's removal" [ "$(since 1)" = "$r1_since" ]
+check "r1 still has every prefix" has_route 1 192.0.2.54/32
+
+# 4. A broken edit changes nothing.
+echo '{ "bgp": { "asn": 65011, }' >"$IO_ROOT/bad.json"
+mv "$IO_ROOT/bad.json" "$IO_ROOT/anycastd.json"
+sleep 0.5
+check "r1 keeps every route after a broken edit" has_route 1 192.0.2.54/32
+check "the broken edit is logged with its position" grep -Eq "anycastd.json:1:[0-9]+: bgp: " "$IO_ROOT/anycastd.log"
+check "the broken edit kept r1's session" [ "$(since 1)" = "$r1_since" ]
+
+[ "$failed" = 0 ] || { echo "# anycastd log:"; sed 's/^/#   /' "$IO_ROOT/anycastd.log"; }
+echo "1..$n"
+echo "daemon: $passed passed, $failed failed"
+[ "$failed" = 0 ]
