@@ -63,7 +63,7 @@ import glob, json, sys
 import jsonschema
 schema = json.load(open("packaging/anycastd.schema.json"))
 jsonschema.Draft202012Validator.check_schema(schema)
-validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 valid = ["packaging/anycastd.json"] + sorted(glob.glob("packaging/examples/*.json"))
 valid += sorted(glob.glob("Tests/ConfigTests/Golden/*.ok"))
 valid += [f[:-3] + ".json" for f in sorted(glob.glob("Tests/ConfigTests/Golden/*.ok"))]

@@ -3,7 +3,7 @@
 # man pages render, the shipped configuration passes `anycastd check`, the unit verifies, and the
 # installed binary, run as the system user with only the unit's capabilities (CAP_NET_ADMIN,
 # CAP_NET_BIND_SERVICE), creates anycast0 (loading the dummy module itself), sets the per-interface
-# settings and answers on the control socket. `apt remove` keeps the edited configuration; `apt purge`
+# settings (net.ipv4.conf.all too, with setAll) and answers on the control socket. `apt remove` keeps the edited configuration; `apt purge`
 # removes it and the state. The package is ANYCASTD_DEB, else the newest build/anycastd_*_amd64.deb.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -77,9 +77,44 @@ assert_ok "systemd-analyze verify anycastd.service" systemd-analyze verify /usr/
 assert_match "the bash completion registers itself" 'complete .* anycastd$' \
     "$(bash -c 'source /usr/share/bash-completion/completions/anycastd && complete -p anycastd' 2>&1)"
 
-# --- the installed agent as the unit runs it -------------------------------------------------------
+# --- the installed agent as the unit runs it, peering with BIRD -----------------------------------
 netns_new
 veth_new veth-up
+# The router: BIRD in its own namespace behind veth-up, with the import filters of the packaged
+# routers/bird.conf (RFC 8212 filters; GRACEFUL_SHUTDOWN sets local preference 0).
+router_ns=acd-sys-deb-r-$$
+ip netns add "$router_ns" || bail "create namespace $router_ns"
+_sys_namespaces+=("$router_ns")
+ip -n "$router_ns" link set lo up
+in_ns ip link set veth-up-p netns "$router_ns"
+in_ns ip addr add 10.0.1.11/24 dev veth-up
+in_ns ip addr add 2001:db8:1::11/64 dev veth-up nodad
+ip -n "$router_ns" addr add 10.0.1.2/24 dev veth-up-p
+ip -n "$router_ns" addr add 2001:db8:1::2/64 dev veth-up-p nodad
+ip -n "$router_ns" link set veth-up-p up
+bird_dir=$SYS_WORK/bird
+mkdir -p "$bird_dir"
+{
+    echo 'router id 10.0.1.2;'
+    sed -n '/^define ANYCAST/p; /^filter /,/^}/p' /usr/share/doc/anycastd/examples/routers/bird.conf
+    cat <<'BIRD'
+protocol device {}
+protocol bgp dc1 {
+    local 10.0.1.2 as 65000;
+    neighbor 10.0.1.11 as 65001;
+    hold time 9;
+    ipv4 { import filter anycast4_in; export none; };
+    ipv6 { import filter anycast6_in; export none; };
+}
+BIRD
+} >"$bird_dir/bird.conf"
+birdc_r() { birdc -s "$bird_dir/bird.ctl" "$@"; }
+if ip netns exec "$router_ns" bird -c "$bird_dir/bird.conf" -s "$bird_dir/bird.ctl" -P "$bird_dir/bird.pid" 2>&1; then
+    ok "BIRD starts with the packaged import filters"
+    _sys_daemon_pids+=("$(cat "$bird_dir/bird.pid")")
+else
+    not_ok "BIRD starts with the packaged import filters" "$(cat "$bird_dir/bird.conf")"
+fi
 # The unit's RuntimeDirectory=anycastd with RuntimeDirectoryMode=0750; postinst made /var/lib/anycastd.
 install -d -o anycastd -g anycastd -m 0750 /run/anycastd
 assert_match "/var/lib/anycastd belongs to anycastd, mode 0750" '^750 anycastd anycastd$' \
@@ -91,12 +126,21 @@ cat >/etc/anycastd/anycastd.json <<'JSON'
     "name": "anycast0",
     "kind": "dummy",
     "uplinks": ["veth-up"],
-    "sysctl": { "arpIgnore": 1, "arpAnnounce": 2, "rpFilter": 2 }
+    "sysctl": { "arpIgnore": 1, "arpAnnounce": 2, "rpFilter": 2, "setAll": true }
   },
-  "services": [ { "name": "dns", "prefixes": ["192.0.2.53/32", "2001:db8:53::53/128"] } ]
+  "bgp": {
+    "asn": 65001, "routerId": "10.0.1.11", "holdTime": "9s",
+    "peers": [ { "name": "core1", "address": "10.0.1.2", "asn": 65000, "localAddress": "10.0.1.11",
+                 "nextHop": { "ipv6": "2001:db8:1::11" } } ]
+  },
+  "services": [ { "name": "dns", "prefixes": ["192.0.2.53/32", "2001:db8:53::53/128"] } ],
+  "drain": { "delay": "5s", "gracefulShutdown": true }
 }
 JSON
 edited=$(md5sum /etc/anycastd/anycastd.json | cut -d' ' -f1)
+# all.arp_ignore 2 defeats the configured 1 (the kernel uses the larger); with setAll the agent must
+# lower it, which a non-root process can do in /proc/sys/net only through CAP_NET_ADMIN.
+in_ns sysctl -qw net.ipv4.conf.all.arp_ignore=2
 
 # Let the agent load the dummy module itself, as on a fresh host (earlier tests may have loaded it).
 if grep -q '^dummy ' /proc/modules; then
@@ -124,6 +168,13 @@ for ifname in anycast0 veth-up; do
     assert_eq "net.ipv4.conf.$ifname.rp_filter = 2" 2 "$(sysctl_ns "$ifname" rp_filter)"
 done
 
+if wait_until 10000 test "$(sysctl_ns all arp_ignore)" = 1; then
+    ok "setAll: the agent lowered net.ipv4.conf.all.arp_ignore from 2 to 1 through /proc/sys"
+else
+    not_ok "setAll: the agent lowered net.ipv4.conf.all.arp_ignore from 2 to 1 through /proc/sys" \
+        "all.arp_ignore is $(sysctl_ns all arp_ignore)"
+fi
+
 # The process that runs is anycastd itself (setpriv execs it), with exactly the two capabilities.
 agent_status=$(cat "/proc/$ANYCASTD_PID/status" 2>&1)
 assert_match "the agent runs as uid $uid" "^Uid:[[:space:]]+${uid}[[:space:]]+${uid}[[:space:]]" "$agent_status"
@@ -131,6 +182,25 @@ assert_match "its effective capabilities are NET_ADMIN and NET_BIND_SERVICE only
     '^CapEff:[[:space:]]+0000000000001400$' "$agent_status"
 assert_match "its bounding set is NET_ADMIN and NET_BIND_SERVICE only" \
     '^CapBnd:[[:space:]]+0000000000001400$' "$agent_status"
+
+# Port 179 is below 1024: only CAP_NET_BIND_SERVICE lets the non-root agent listen there.
+if wait_until 30000 bash -c "ip netns exec $NS ss -Hltn 'sport = :179' | grep -q LISTEN"; then
+    ok "the agent listens on port 179 as a non-root user"
+else
+    not_ok "the agent listens on port 179 as a non-root user" "$(in_ns ss -ltnp 2>&1)"
+fi
+bird_route() { birdc_r show route "$1" all 2>&1; }
+if wait_until 60000 bash -c "birdc -s $bird_dir/bird.ctl show route 192.0.2.53/32 | grep -q 192.0.2.53/32"; then
+    ok "BIRD accepted 192.0.2.53/32 from the agent (${WAITED_MS} ms)"
+else
+    not_ok "BIRD accepted 192.0.2.53/32 from the agent" "$(birdc_r show protocols all dc1 2>&1)"
+fi
+if wait_until 10000 bash -c "birdc -s $bird_dir/bird.ctl show route 2001:db8:53::53/128 | grep -q 2001:db8:53::53/128"; then
+    ok "BIRD accepted 2001:db8:53::53/128 over the IPv4 session"
+else
+    not_ok "BIRD accepted 2001:db8:53::53/128 over the IPv4 session" "$(birdc_r show route all 2>&1)"
+fi
+assert_match "the route has BIRD's default local preference 100" 'BGP.local_pref: 100' "$(bird_route 192.0.2.53/32)"
 
 if wait_until 30000 test -S /run/anycastd/anycastd.sock; then
     ok "the control socket /run/anycastd/anycastd.sock exists"
@@ -146,6 +216,20 @@ assert_eq "anycastd status answers a user of the group anycastd" 0 "$?"
 out=$(no_swift setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/sbin/anycastd status 2>&1)
 assert_eq "anycastd status refuses other users (exit 69)" 69 "$?"
 
+# A graceful stop: GRACEFUL_SHUTDOWN for drain.delay (the packaged filter makes it local preference 0),
+# then the withdraw, then exit 0.
+kill -TERM "$ANYCASTD_PID"
+if wait_until 4000 bash -c "birdc -s $bird_dir/bird.ctl show route 192.0.2.53/32 all | grep -q 'BGP.local_pref: 0'"; then
+    ok "on SIGTERM the route carries GRACEFUL_SHUTDOWN and BIRD ranks it local preference 0 (${WAITED_MS} ms)"
+else
+    not_ok "on SIGTERM the route carries GRACEFUL_SHUTDOWN and BIRD ranks it local preference 0" "$(bird_route 192.0.2.53/32)"
+fi
+assert_match "the route has the community (65535,0)" '\(65535,0\)' "$(bird_route 192.0.2.53/32)"
+if wait_until 15000 bash -c "! birdc -s $bird_dir/bird.ctl show route 192.0.2.53/32 | grep -q 192.0.2.53/32"; then
+    ok "after the drain delay the route is withdrawn (${WAITED_MS} ms later)"
+else
+    not_ok "after the drain delay the route is withdrawn" "$(bird_route 192.0.2.53/32)"
+fi
 anycastd_stop
 assert_eq "SIGTERM stops the agent with status 0" 0 "$STOP_STATUS"
 
