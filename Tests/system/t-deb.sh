@@ -21,11 +21,12 @@ dpkg-query -W anycastd >/dev/null 2>&1 && bail "anycastd is not installed before
 # A PATH without the Swift toolchain, and (in a private mount namespace) /opt/swift hidden altogether,
 # so that only what the package and its Depends bring can be used.
 plain_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-no_swift() {
-    unshare --mount --propagation private -- env PATH=$plain_path bash -c \
-        'if [[ -d /opt/swift ]]; then mount -t tmpfs -o ro,mode=0755 none /opt/swift || exit 99; fi; exec "$@"' \
-        no-swift "$@"
-}
+no_swift_cmd=(
+    unshare --mount --propagation private -- env "PATH=$plain_path" bash -c
+    'if [[ -d /opt/swift ]]; then mount -t tmpfs -o ro,mode=0755 none /opt/swift || exit 99; fi; exec "$@"'
+    no-swift
+)
+no_swift() { "${no_swift_cmd[@]}" "$@"; }
 export DEBIAN_FRONTEND=noninteractive
 
 # --- install ---------------------------------------------------------------------------------------
@@ -149,7 +150,9 @@ fi
 grep -q '^dummy ' /proc/modules || diag "the dummy module is not loaded before the agent starts"
 
 caps=+net_admin,+net_bind_service
-no_swift ip netns exec "$NS" setpriv --reuid=anycastd --regid=anycastd --init-groups \
+# Started as a plain command, not through the function, so that $! is the agent itself: unshare, bash,
+# ip netns exec and setpriv all exec the next program in place.
+"${no_swift_cmd[@]}" ip netns exec "$NS" setpriv --reuid=anycastd --regid=anycastd --init-groups \
     --inh-caps="$caps" --ambient-caps="$caps" --bounding-set=-all,"$caps" --no-new-privs \
     /usr/sbin/anycastd reconcile >>"$ANYCASTD_LOG" 2>&1 &
 ANYCASTD_PID=$!
