@@ -28,8 +28,17 @@ no_swift_cmd=(
 )
 no_swift() { "${no_swift_cmd[@]}" "$@"; }
 export DEBIAN_FRONTEND=noninteractive
+now_us
+_phase_start=$NOW_US
+# phase NAME: how long the previous phase took (the lab runs under TCG; this shows where time goes).
+phase() {
+    now_us
+    diag "phase took $(((NOW_US - _phase_start) / 1000)) ms; next: $1"
+    _phase_start=$NOW_US
+}
 
 # --- install ---------------------------------------------------------------------------------------
+phase install
 out=$(no_swift apt-get install -y --no-install-recommends "$deb" 2>&1)
 status=$?
 assert_eq "apt-get install ./$(basename "$deb") exits 0 (no Swift toolchain in PATH)" 0 "$status"
@@ -38,6 +47,7 @@ assert_match "dpkg says anycastd is installed" '^install ok installed$' \
     "$(dpkg-query -W -f='${Status}' anycastd 2>&1)"
 assert_no_match "swift is not found in the plain PATH" . "$(no_swift bash -c 'command -v swift')"
 
+phase "installed files"
 libs=$(no_swift ldd /usr/sbin/anycastd 2>&1)
 assert_no_match "the installed binary needs no Swift library (ldd)" 'libswift|libFoundation|libdispatch' "$libs"
 assert_no_match "every library the binary needs is found (ldd)" 'not found' "$libs"
@@ -61,11 +71,13 @@ assert_le "anycastd is a system user (uid below 1000)" 999 "${uid:-99999}"
 assert_match "anycastd has no login shell" ':/usr/sbin/nologin$|:/bin/false$' "$user"
 assert_match "the group anycastd exists" '^anycastd:' "$(getent group anycastd)"
 
+phase "man pages"
 page=$(no_swift env MANPAGER=cat MANWIDTH=80 man anycastd 2>&1)
 assert_match "man anycastd renders" '^ +anycastd reconcile ' "$page"
 page=$(no_swift env MANPAGER=cat MANWIDTH=80 man anycastd.json 2>&1)
 assert_match "man anycastd.json renders" 'anycastd desired-state file' "$page"
 
+phase "check, schema, verify"
 out=$(no_swift /usr/sbin/anycastd check /etc/anycastd/anycastd.json 2>&1)
 assert_eq "anycastd check /etc/anycastd/anycastd.json exits 0" 0 "$?"
 assert_match "the shipped configuration announces nothing" '0 services, 0 prefixes, 0 peers' "$out"
@@ -79,6 +91,7 @@ assert_match "the bash completion registers itself" 'complete .* anycastd$' \
     "$(bash -c 'source /usr/share/bash-completion/completions/anycastd && complete -p anycastd' 2>&1)"
 
 # --- the installed agent as the unit runs it, peering with BIRD -----------------------------------
+phase "agent and BIRD"
 netns_new
 veth_new veth-up
 # The router: BIRD in its own namespace behind veth-up, with the import filters of the packaged
@@ -110,11 +123,12 @@ protocol bgp dc1 {
 BIRD
 } >"$bird_dir/bird.conf"
 birdc_r() { birdc -s "$bird_dir/bird.ctl" "$@"; }
-if ip netns exec "$router_ns" bird -c "$bird_dir/bird.conf" -s "$bird_dir/bird.ctl" -P "$bird_dir/bird.pid" 2>&1; then
+if ip netns exec "$router_ns" bird -c "$bird_dir/bird.conf" -s "$bird_dir/bird.ctl" -P "$bird_dir/bird.pid" \
+    >"$bird_dir/bird.log" 2>&1; then
     ok "BIRD starts with the packaged import filters"
     _sys_daemon_pids+=("$(cat "$bird_dir/bird.pid")")
 else
-    not_ok "BIRD starts with the packaged import filters" "$(cat "$bird_dir/bird.conf")"
+    not_ok "BIRD starts with the packaged import filters" "$(cat "$bird_dir/bird.log" "$bird_dir/bird.conf")"
 fi
 # The unit's RuntimeDirectory=anycastd with RuntimeDirectoryMode=0750; postinst made /var/lib/anycastd.
 install -d -o anycastd -g anycastd -m 0750 /run/anycastd
@@ -171,7 +185,8 @@ for ifname in anycast0 veth-up; do
     assert_eq "net.ipv4.conf.$ifname.rp_filter = 2" 2 "$(sysctl_ns "$ifname" rp_filter)"
 done
 
-if wait_until 10000 test "$(sysctl_ns all arp_ignore)" = 1; then
+all_arp_ignore_lowered() { [[ $(sysctl_ns all arp_ignore) == 1 ]]; }
+if wait_until 10000 all_arp_ignore_lowered; then
     ok "setAll: the agent lowered net.ipv4.conf.all.arp_ignore from 2 to 1 through /proc/sys"
 else
     not_ok "setAll: the agent lowered net.ipv4.conf.all.arp_ignore from 2 to 1 through /proc/sys" \
@@ -237,6 +252,7 @@ anycastd_stop
 assert_eq "SIGTERM stops the agent with status 0" 0 "$STOP_STATUS"
 
 # --- remove keeps the edited configuration; purge removes it and the state ---------------------------
+phase "remove and purge"
 echo drained >/var/lib/anycastd/test-state
 out=$(no_swift apt-get remove -y anycastd 2>&1)
 status=$?
@@ -256,4 +272,5 @@ for f in /etc/anycastd/anycastd.json /var/lib/anycastd /run/anycastd /usr/share/
     if [[ -e $f ]]; then not_ok "purge removes $f"; else ok "purge removes $f"; fi
 done
 assert_eq "dpkg no longer knows anycastd" "" "$(dpkg-query -W -f='${Status}' anycastd 2>/dev/null)"
+phase end
 sys_finish
