@@ -4,7 +4,7 @@
 // Netlink events only ring a doorbell that holds at most one pending ring, so a burst of events (for
 // example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
 import Config
-import Foundation
+import FoundationEssentials
 import Health
 import Logging
 import NetAddress

@@ -2,9 +2,13 @@
 import ArgumentParser
 import Config
 import Daemon
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 let defaultConfigPath = "/etc/anycastd/anycastd.json"
 
@@ -90,7 +94,7 @@ struct Check: ParsableCommand {
             )
         case .failure(let error):
             for diagnostic in error.diagnostics {
-                FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
+                printError("\(diagnostic)\n")
             }
             throw ExitCode(ExitStatus.config)
         }
@@ -120,7 +124,7 @@ struct ControlOptions: ParsableArguments {
         do {
             return try ControlClient.send(request, to: socketPath())
         } catch {
-            FileHandle.standardError.write(Data("anycastd: \(error)\n".utf8))
+            printError("anycastd: \(error)\n")
             throw ExitCode(ExitStatus.unavailable)
         }
     }
@@ -137,7 +141,7 @@ struct Status: ParsableCommand {
     func run() throws {
         let response = try control.send(ControlRequest(command: .status))
         guard let status = response.status else {
-            FileHandle.standardError.write(Data("anycastd: \(response.message ?? "no status")\n".utf8))
+            printError("anycastd: \(response.message ?? "no status")\n")
             throw ExitCode(ExitStatus.failure)
         }
         print(json ? status.json() : status.text())
@@ -170,4 +174,10 @@ struct Undrain: ParsableCommand {
 func report(_ response: ControlResponse) throws {
     if let message = response.message { print(message) }
     if !response.ok { throw ExitCode(ExitStatus.failure) }
+}
+
+/// Writes one line to standard error.
+func printError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
