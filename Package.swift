@@ -90,7 +90,16 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress", "CMnl"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "BGPSessionTests", dependencies: ["BGPSession", "BGP"]),
+        .testTarget(
+            name: "BGPSessionTests",
+            dependencies: [
+                "BGPSession", "BGP", "NetAddress",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),

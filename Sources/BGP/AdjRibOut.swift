@@ -65,10 +65,17 @@ public struct RouteAttributes: Hashable, Sendable {
         return copy
     }
 
+    /// The AS_PATH as AS_SEQUENCE segments of at most 255 ASNs each.
+    var sequenceSegments: [ASPathSegment] {
+        stride(from: 0, to: asPath.count, by: 255).map {
+            ASPathSegment(.sequence, Array(asPath[$0..<min($0 + 255, asPath.count)]))
+        }
+    }
+
     /// The path attributes for a prefix of `family`, without NLRI (MP_REACH_NLRI gets its NLRI later).
     func pathAttributes(family: AddressFamily, context: CodecContext) -> [PathAttribute] {
         var attributes: [PathAttribute] = [.origin(origin)]
-        attributes.append(.asPath(asPath.isEmpty ? [] : [ASPathSegment(.sequence, asPath)]))
+        attributes.append(.asPath(sequenceSegments))
         switch nextHop {
         case .v4(let address) where family == .ipv4:
             attributes.append(.nextHop(address))
@@ -83,7 +90,7 @@ public struct RouteAttributes: Hashable, Sendable {
         if !largeCommunities.isEmpty { attributes.append(.largeCommunities(largeCommunities)) }
         // RFC 6793 §4.2.2: a 2-octet peer sees AS_TRANS in AS_PATH and the real path in AS4_PATH.
         if !context.fourOctetAS, asPath.contains(where: { $0 > 0xFFFF }),
-            let value = try? encodeASPath([ASPathSegment(.sequence, asPath)], fourOctet: true)
+            let value = try? encodeASPath(sequenceSegments, fourOctet: true)
         {
             attributes.append(
                 .unknown(
@@ -97,6 +104,8 @@ public struct RouteAttributes: Hashable, Sendable {
 /// The routes one peer has been sent, and the packer producing the UPDATEs that change them. A value
 /// type: the daemon keeps one per peer. It only produces UPDATEs between `announceAll()` (on reaching
 /// Established) and `reset()` (when the session drops); before that it only remembers the desired set.
+/// With the FSM: on `.announceAll` call `announceAll(context: machine.codecContext)`, on
+/// `.peerRefreshRequested(f)` send `refreshMessages(f, enhanced:)`, on leaving Established call `reset()`.
 public struct AdjRibOut: Sendable {
     /// The negotiated session parameters: which families may be sent and how AS numbers are encoded.
     public var context: CodecContext
@@ -143,6 +152,12 @@ public struct AdjRibOut: Sendable {
             updates.append(.endOfRIB(family))
         }
         return updates
+    }
+
+    /// `announceAll()` after taking the session's negotiated context (`SessionStateMachine.codecContext`).
+    public mutating func announceAll(context: CodecContext) -> [UpdateMessage] {
+        self.context = context
+        return announceAll()
     }
 
     /// Re-sends every advertised route of a family, answering a ROUTE-REFRESH (RFC 2918).

@@ -368,7 +368,7 @@ private struct AttributeParser {
             attributes.append(
                 .largeCommunities(
                     stride(from: 0, to: value.count, by: 12).map {
-                        LargeCommunity(u32(value, $0), u32(value, $0 + 4), u32(value, $0 + 8))
+                        LargeCommunity(global: u32(value, $0), local1: u32(value, $0 + 4), local2: u32(value, $0 + 8))
                     }))
         case .originatorID, .clusterList:
             // RFC 7606 §7.9/§7.10: route-reflector attributes from outside are dropped.

@@ -161,9 +161,9 @@ extension PathAttribute {
         case .largeCommunities(let communities):
             guard !communities.isEmpty else { throw BGPEncodeError("LARGE_COMMUNITY is empty") }
             for community in communities {
-                value.appendU32(community.globalAdministrator)
-                value.appendU32(community.localData1)
-                value.appendU32(community.localData2)
+                value.appendU32(community.global)
+                value.appendU32(community.local1)
+                value.appendU32(community.local2)
             }
         case .mpReach(let reach):
             guard let addressFamily = reach.family.addressFamily else {

@@ -107,41 +107,6 @@ public struct ASPathSegment: Hashable, Sendable {
     }
 }
 
-/// A standard community (RFC 1997): ASN:value in 32 bits.
-public struct Community: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var value: UInt32
-
-    public init(_ value: UInt32) { self.value = value }
-    public init(asn: UInt16, value: UInt16) { self.value = UInt32(asn) << 16 | UInt32(value) }
-
-    /// GRACEFUL_SHUTDOWN 65535:0 (RFC 8326).
-    public static let gracefulShutdown = Community(0xFFFF_0000)
-    /// NO_EXPORT (RFC 1997).
-    public static let noExport = Community(0xFFFF_FF01)
-
-    public var description: String { "\(value >> 16):\(value & 0xFFFF)" }
-    public static func < (lhs: Community, rhs: Community) -> Bool { lhs.value < rhs.value }
-}
-
-/// A large community (RFC 8092): global administrator ASN, then two 32-bit local values.
-public struct LargeCommunity: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var globalAdministrator: UInt32
-    public var localData1: UInt32
-    public var localData2: UInt32
-
-    public init(_ globalAdministrator: UInt32, _ localData1: UInt32, _ localData2: UInt32) {
-        self.globalAdministrator = globalAdministrator
-        self.localData1 = localData1
-        self.localData2 = localData2
-    }
-
-    public var description: String { "\(globalAdministrator):\(localData1):\(localData2)" }
-    public static func < (lhs: LargeCommunity, rhs: LargeCommunity) -> Bool {
-        (lhs.globalAdministrator, lhs.localData1, lhs.localData2)
-            < (rhs.globalAdministrator, rhs.localData1, rhs.localData2)
-    }
-}
-
 /// MP_REACH_NLRI for IPv4 or IPv6 unicast (RFC 4760 §3).
 public struct MPReachNLRI: Hashable, Sendable {
     public var family: BGPFamily

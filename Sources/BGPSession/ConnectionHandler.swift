@@ -28,6 +28,7 @@ final class BGPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
     private(set) var channel: (any Channel)?
     private var context: ChannelHandlerContext?
     private var closing = false
+    private var reportedActive = false
     private var reportedClose = false
     private var closeError: (any Error)?
     let logger: Logger
@@ -43,11 +44,13 @@ final class BGPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
     var remoteAddress: SocketAddress? { channel?.remoteAddress }
     var localAddress: SocketAddress? { channel?.localAddress }
     var isOpen: Bool { context != nil && !closing }
+    /// True once a close (or a NOTIFICATION followed by a close) is under way.
+    var isClosing: Bool { closing }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.channel = context.channel
-        if context.channel.isActive { owner?.connectionActive(self) }
+        if context.channel.isActive { reportActive() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -56,8 +59,15 @@ final class BGPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        owner?.connectionActive(self)
+        reportActive()
         context.fireChannelActive()
+    }
+
+    /// Accepted channels are already active when the handler is added; report them once either way.
+    private func reportActive() {
+        guard !reportedActive else { return }
+        reportedActive = true
+        owner?.connectionActive(self)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -1,8 +1,9 @@
-// One configured neighbor: its connections (outbound, inbound, at most one of each), the session state
-// machine that runs over them, timers (EventLoop scheduled tasks), reconnect back-off with jitter,
-// collision resolution (RFC 4271 §6.8, RFC 6286), and its AdjRibOut, which turns the desired route set
-// into the UPDATEs that make the difference. Confined to the speaker's EventLoop; SpeakerCore owns it.
-// RFC 4271 §8 (FSM), RFC 4724 (End-of-RIB), RFC 2918 (refresh), RFC 9003 (shutdown message).
+// One configured neighbor: feeds the BGP module's SessionStateMachine with connection events, messages
+// and timer expiries, and carries out the actions it returns (connect, send, arm/cancel timers as
+// EventLoop scheduled tasks, close, announce). A second connection during OpenSent/OpenConfirm runs a
+// second machine until CollisionResolution picks the survivor (RFC 4271 §6.8, RFC 6286). The peer's
+// AdjRibOut turns the desired route set into the UPDATEs that make the difference.
+// Confined to the speaker's EventLoop; SpeakerCore owns it. RFC 4271 §8, RFC 4724, RFC 2918, RFC 9003.
 import BGP
 import Logging
 import NIOCore
@@ -10,115 +11,140 @@ import NIOPosix
 import NetAddress
 
 final class PeerController: BGPConnectionOwner {
-    /// The per-connection part of the RFC 4271 FSM.
-    enum ConnectionState {
-        /// TCP is up, our OPEN is out, waiting for the peer's OPEN.
-        case openSent
-        /// OPENs exchanged, our KEEPALIVE is out, waiting for the peer's first KEEPALIVE.
-        case openConfirm(OpenMessage)
-        /// Routes flow.
-        case established(OpenMessage)
-    }
+    /// One state machine and the connection it follows.
+    final class Session {
+        var machine: SessionStateMachine
+        /// The connection, from the moment an outbound attempt starts or an inbound one is taken.
+        var handler: BGPConnectionHandler?
+        /// True while an outbound connect is in flight for `handler`.
+        var connecting = false
+        var timers: [SessionTimer: Scheduled<Void>] = [:]
+        /// Bumped on every arm/cancel so a timer that fires late is recognised as stale.
+        var timerGeneration: [SessionTimer: Int] = [:]
 
-    final class Connection {
-        let handler: BGPConnectionHandler
-        var state: ConnectionState = .openSent
-        var holdTime = 0
-        var holdTimer: Scheduled<Void>?
-        var keepaliveTimer: Scheduled<Void>?
-        /// A NOTIFICATION we sent on this connection (for the close reason).
-        var sentNotification: NotificationMessage?
-        /// A NOTIFICATION the peer sent on it.
-        var receivedNotification: NotificationMessage?
-        var failure: String?
+        init(machine: SessionStateMachine) { self.machine = machine }
 
-        init(handler: BGPConnectionHandler) { self.handler = handler }
-
-        func cancelTimers() {
-            holdTimer?.cancel()
-            keepaliveTimer?.cancel()
-            holdTimer = nil
-            keepaliveTimer = nil
+        func cancelAllTimers() {
+            for (_, timer) in timers { timer.cancel() }
+            timers = [:]
+            for key in timerGeneration.keys { timerGeneration[key, default: 0] += 1 }
         }
     }
 
-    /// The hold time while waiting for the peer's OPEN (RFC 4271 §8.2.2: "large value", 4 minutes).
-    static let openSentHoldTime = 240
+    /// Why the speaker ends a session.
+    enum StopReason {
+        /// Cease/Administrative Shutdown with an RFC 9003 message (daemon stopping).
+        case shutdown(String)
+        /// Cease/Peer De-configured.
+        case deconfigured
+        /// Cease/Other Configuration Change.
+        case configurationChanged
+
+        var description: String {
+            switch self {
+            case .shutdown(let message): "shutdown: \(message)"
+            case .deconfigured: "peer de-configured"
+            case .configurationChanged: "configuration changed"
+            }
+        }
+    }
 
     private(set) var settings: BGPPeerSettings
     private unowned let core: SpeakerCore
     private let eventLoop: any EventLoop
-    private var logger: Logger
-    private var connections: [Int: Connection] = [:]
-    private var connecting = false
-    private var retryTask: Scheduled<Void>?
-    private var retryDelay: Double
-    private var stopped = false
+    private let logger: Logger
+    private let clockOrigin = ContinuousClock.now
+    /// The session whose state the daemon sees.
+    private var primary: Session
+    /// A second connection being negotiated while the primary one is past Connect (collision).
+    private var candidate: Session?
+    /// Every channel not yet closed, so that a stop can wait for all of them.
+    private var liveHandlers: [ObjectIdentifier: BGPConnectionHandler] = [:]
     private var stopPromise: EventLoopPromise<Void>?
+    private var stopped = false
     private var desired: [IPPrefix: RouteAttributes] = [:]
     private var ribOut = AdjRibOut(context: CodecContext(fourOctetAS: true))
     private var receivedPrefixes: [AddressFamily: Set<IPPrefix>] = [:]
+    /// The last error reported, used as the reason of the state change that follows it.
+    private var pendingReason: String?
     private var status: BGPPeerStatus
 
     init(settings: BGPPeerSettings, core: SpeakerCore) {
         self.settings = settings
         self.core = core
         self.eventLoop = core.eventLoop
-        self.retryDelay = settings.connectRetrySeconds
         var logger = core.logger
         logger[metadataKey: "peer"] = "\(settings.name)"
         self.logger = logger
-        self.status = BGPPeerStatus(
-            name: settings.name, address: settings.address, state: .idle, since: .now)
+        self.primary = Session(machine: SessionStateMachine(configuration: Self.configuration(settings)))
+        self.status = BGPPeerStatus(name: settings.name, address: settings.address, state: .idle, since: .now)
         publish()
+    }
+
+    static func configuration(_ settings: BGPPeerSettings) -> SessionConfiguration {
+        SessionConfiguration(
+            localASN: settings.localASN, peerASN: settings.asn, routerID: settings.routerId,
+            holdTime: UInt16(clamping: settings.holdTime),
+            families: settings.families.sorted().map { BGPFamily(unicast: $0) }, passive: settings.passive,
+            connectRetryTime: .milliseconds(Int64(settings.connectRetrySeconds * 1000)),
+            idleHoldTime: .milliseconds(Int64(settings.connectRetrySeconds * 1000)),
+            maxIdleHoldTime: .milliseconds(
+                Int64(max(settings.connectRetrySeconds, settings.maximumRetrySeconds) * 1000)))
     }
 
     // MARK: commands from the speaker
 
     func start() {
         stopped = false
-        if settings.passive {
-            setState(.active, reason: nil)
-        } else {
-            connect()
-        }
+        feed(.start, to: primary)
     }
 
-    /// New settings that do not need a new session (or before `reset`).
+    /// New settings that need no new session, or that `reset` is about to apply.
     func reconfigure(_ settings: BGPPeerSettings) {
         self.settings = settings
     }
 
-    /// Tears the session down with `notification` and starts over with the current settings.
-    func reset(notification: NotificationMessage, reason: String) {
-        retryTask?.cancel()
-        retryTask = nil
-        closeAll(notification: notification, reason: reason)
-        retryDelay = settings.connectRetrySeconds
-        scheduleConnect(after: 0.2)
+    /// Ends the session with Cease/Other Configuration Change and starts over with the current settings.
+    func reset() {
+        stop(.configurationChanged).assumeIsolated().whenComplete { _ in
+            self.primary = Session(machine: SessionStateMachine(configuration: Self.configuration(self.settings)))
+            self.start()
+        }
     }
 
     func setRoutes(_ routes: [IPPrefix: RouteAttributes]) {
         desired = routes
         let updates = ribOut.setDesired(resolvedRoutes())
-        send(updates: updates)
+        send(updates.map { .update($0) })
     }
 
-    /// Withdraws everything, sends `notification` and closes; the future completes when all closed.
-    func stop(notification: NotificationMessage, reason: String) -> EventLoopFuture<Void> {
+    /// Withdraws everything, ends every connection with the NOTIFICATION for `reason` and completes once
+    /// all of them are closed.
+    func stop(_ reason: StopReason) -> EventLoopFuture<Void> {
         stopped = true
-        retryTask?.cancel()
-        retryTask = nil
-        if established != nil {
-            send(updates: ribOut.setDesired([:]))
+        if ribOut.isActive { send(ribOut.setDesired([:]).map { .update($0) }) }
+        let notification: NotificationMessage? =
+            switch reason {
+            case .shutdown: nil  // the machine sends Cease/2 with the message itself
+            case .deconfigured: .cease(subcode: NotificationMessage.CeaseSubcode.peerDeconfigured)
+            case .configurationChanged: .cease(subcode: NotificationMessage.CeaseSubcode.otherConfigurationChange)
+            }
+        var message: String?
+        if case .shutdown(let text) = reason { message = text }
+        for session in [candidate, primary].compactMap({ $0 }) {
+            if let notification, let handler = session.handler, !handler.connectingOnly(session) {
+                status.lastErrorSent = notification.description
+                handler.sendNotificationAndClose(notification)
+            }
+            pendingReason = reason.description
+            feed(.stop(shutdownMessage: message), to: session)
         }
+        if let pending = stopPromise { return pending.futureResult }
         let promise = eventLoop.makePromise(of: Void.self)
-        if connections.isEmpty {
-            setState(.idle, reason: reason)
+        if liveHandlers.isEmpty {
             promise.succeed()
         } else {
             stopPromise = promise
-            closeAll(notification: notification, reason: reason)
         }
         return promise.futureResult
     }
@@ -128,26 +154,148 @@ final class PeerController: BGPConnectionOwner {
         publish()
     }
 
-    // MARK: connections
+    // MARK: feeding the state machine
 
-    private var established: Connection? {
-        connections.values.first { if case .established = $0.state { true } else { false } }
+    private func now() -> Duration { ContinuousClock.now - clockOrigin }
+
+    private func feed(
+        _ event: SessionEvent, to session: Session, dropping drop: (SessionAction) -> Bool = { _ in false }
+    ) {
+        let actions = session.machine.handle(event, now: now(), jitter: Double.random(in: 0...1))
+        session.handler?.codec = session.machine.codecContext
+        for action in actions where !drop(action) {
+            execute(action, for: session)
+        }
+        settleSessions()
     }
 
-    private func connect() {
-        guard !stopped, !settings.passive, !connecting else { return }
-        // One connection at a time from our side: while the peer's own connection is in progress or up,
-        // connecting as well only provokes a collision (and some peers, such as ExaBGP 4.2, mishandle it).
-        guard connections.isEmpty else { return }
-        connecting = true
-        if established == nil { setState(.connect, reason: nil) }
+    private func execute(_ action: SessionAction, for session: Session) {
+        switch action {
+        case .connect:
+            connect(session)
+        case .cancelConnect:
+            if session.connecting, let handler = session.handler {
+                session.handler = nil
+                session.connecting = false
+                handler.close()
+            }
+        case .sendMessage(let message):
+            guard let handler = session.handler, !session.connecting, !handler.isClosing else { return }
+            if case .notification(let notification) = message {
+                status.lastErrorSent = notification.description
+                status.messagesOut += 1
+                handler.sendNotificationAndClose(notification)
+            } else {
+                status.messagesOut += handler.send([message])
+            }
+        case .armTimer(let timer, let duration):
+            arm(timer, duration, for: session)
+        case .cancelTimer(let timer):
+            session.timers.removeValue(forKey: timer)?.cancel()
+            session.timerGeneration[timer, default: 0] += 1
+        case .closeConnection:
+            if let handler = session.handler {
+                session.handler = nil
+                session.connecting = false
+                // A NOTIFICATION just queued closes the connection itself once it is out.
+                if !handler.isClosing { handler.close() }
+            }
+        case .reportStateChange(_, let new):
+            if new == .established {
+                // Before the state change is announced, so that observers see the new session's facts.
+                status.establishedCount += 1
+                status.inbound = session.machine.direction == .inbound
+                status.lastFailure = nil
+            }
+            if session === primary { setState(Self.state(new)) }
+        case .reportError(let error):
+            switch error.direction {
+            case .sent: status.lastErrorSent = error.notification?.description
+            case .received: status.lastErrorReceived = error.notification?.description
+            case .local: status.lastFailure = error.reason
+            }
+            pendingReason = error.description
+            logger.notice("\(error)")
+        case .announceAll:
+            established(session)
+        case .peerRefreshRequested(let family):
+            let enhanced = session.machine.negotiated?.enhancedRouteRefresh ?? false
+            let messages = ribOut.refreshMessages(family, enhanced: enhanced)
+            status.routeRefreshesIn += 1
+            logger.info("ROUTE-REFRESH \(family): re-sending \(messages.count) messages")
+            send(messages)
+            if let addressFamily = family.addressFamily {
+                core.emit(.routeRefresh(peer: settings.name, family: addressFamily))
+            }
+        }
+        publish()
+    }
+
+    /// After every event: resolve collisions, promote the candidate when the primary is gone, drop dead
+    /// candidates.
+    private func settleSessions() {
+        guard let other = candidate else { return }
+        let sessions = [primary, other]
+        if let confirming = sessions.first(where: { $0.machine.state == .openConfirm }),
+            let rival = sessions.first(where: { $0 !== confirming && $0.machine.state != .idle }),
+            rival.machine.state == .established || rival.machine.state == .openSent
+                || rival.machine.state == .openConfirm
+        {
+            let loser: Session
+            if rival.machine.state == .established {
+                loser = confirming
+            } else if let open = confirming.machine.negotiated?.peerOpen {
+                let survivor = CollisionResolution.survivor(
+                    localIdentifier: settings.routerId, remoteIdentifier: open.identifier,
+                    localASN: settings.localASN, remoteASN: open.asn)
+                loser = confirming.machine.direction == survivor ? rival : confirming
+            } else {
+                loser = confirming
+            }
+            logger.info("connection collision: closing the \(loser.machine.direction?.rawValue ?? "") connection")
+            feed(.collisionLost, to: loser)
+            return
+        }
+        if other.machine.state == .idle {
+            other.cancelAllTimers()
+            candidate = nil
+        } else if primary.machine.state == .idle || !primary.machine.isStarted {
+            // The candidate's connection is the one left: it becomes the session the daemon sees.
+            primary.cancelAllTimers()
+            primary = other
+            candidate = nil
+            setState(Self.state(other.machine.state))
+        }
+    }
+
+    private func arm(_ timer: SessionTimer, _ duration: Duration, for session: Session) {
+        session.timers.removeValue(forKey: timer)?.cancel()
+        session.timerGeneration[timer, default: 0] += 1
+        let generation = session.timerGeneration[timer, default: 0]
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        session.timers[timer] = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
+            guard session.timerGeneration[timer] == generation else { return }
+            session.timers[timer] = nil
+            guard session === self.primary || session === self.candidate else { return }
+            self.feed(.timerFired(timer), to: session)
+        }
+    }
+
+    // MARK: connections
+
+    private func connect(_ session: Session) {
+        guard !stopped, session.handler == nil else { return }
         let handler = BGPConnectionHandler(
-            id: core.makeConnectionID(), inbound: false, codec: CodecContext(fourOctetAS: true), logger: logger)
+            id: core.makeConnectionID(), inbound: false, codec: session.machine.codecContext, logger: logger)
         handler.owner = self
+        session.handler = handler
+        session.connecting = true
+        liveHandlers[ObjectIdentifier(handler)] = handler
         let bound = NIOLoopBound(handler, eventLoop: eventLoop)
-        BGPConnector.connect(
-            on: eventLoop, settings: settings, connectTimeout: .seconds(Int64(max(3, min(30, settings.holdTime / 3))))
-        ) { channel in
+        // Give up on a SYN before the machine's connect retry timer starts the next attempt.
+        let timeout = TimeAmount.milliseconds(Int64(max(0.5, min(10, settings.connectRetrySeconds * 0.9)) * 1000))
+        BGPConnector.connect(on: eventLoop, settings: settings, connectTimeout: timeout) { channel in
             do {
                 try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BGPFrameDecoder()))
                 try channel.pipeline.syncOperations.addHandler(bound.value)
@@ -156,329 +304,162 @@ final class PeerController: BGPConnectionOwner {
                 return channel.eventLoop.makeFailedFuture(error)
             }
         }.assumeIsolated().whenComplete { result in
-            self.connecting = false
-            if case .failure(let error) = result {
-                self.logger.debug("connect to \(self.settings.address) failed: \(error)")
-                self.status.lastFailure = "connect: \(error)"
-                if self.established == nil && self.connections.isEmpty {
-                    self.setState(.active, reason: "connect failed: \(error)")
-                }
-                self.scheduleRetry(afterError: true)
-            }
+            guard case .failure(let error) = result else { return }
+            self.liveHandlers[ObjectIdentifier(handler)] = nil
+            self.checkStopped()
+            guard session.handler === handler else { return }  // abandoned meanwhile
+            session.handler = nil
+            session.connecting = false
+            self.logger.debug("connect to \(self.settings.address) failed: \(error)")
+            self.feed(.tcpFailed(reason: "\(error)"), to: session)
         }
     }
 
     func acceptInbound(_ channel: any Channel) -> EventLoopFuture<Void> {
-        guard !stopped else { return channel.close() }
-        // An inbound connection while another inbound one exists: keep the newer, the peer gave up on
-        // the old one (it restarted).
-        for connection in connections.values where connection.handler.inbound {
-            if case .established = connection.state { continue }
-            connection.handler.close()
+        guard !stopped, primary.machine.isStarted else { return channel.close() }
+        let session: Session
+        switch primary.machine.state {
+        case .connect, .active:
+            // Take the peer's connection instead of our attempt still in flight (the machine says
+            // cancelConnect; the attempt is dropped here already so that the new handler can attach).
+            if let pending = primary.handler, primary.connecting {
+                primary.handler = nil
+                primary.connecting = false
+                pending.close()
+            }
+            session = primary
+        case .openSent, .openConfirm, .established:
+            guard candidate == nil else { return channel.close() }
+            let second = Session(machine: SessionStateMachine(configuration: Self.configuration(settings)))
+            // Started only to leave Idle; it must not connect out: it follows this inbound connection.
+            let actions = second.machine.handle(.start, now: now())
+            for action in actions {
+                if case .connect = action { continue }
+                execute(action, for: second)
+            }
+            candidate = second
+            session = second
+        case .idle:
+            // Idle (back-off after an error) refuses connections (RFC 4271 §8.2.2).
+            return channel.close()
         }
         let handler = BGPConnectionHandler(
-            id: core.makeConnectionID(), inbound: true, codec: CodecContext(fourOctetAS: true), logger: logger)
+            id: core.makeConnectionID(), inbound: true, codec: session.machine.codecContext, logger: logger)
         handler.owner = self
+        session.handler = handler
+        session.connecting = false
+        liveHandlers[ObjectIdentifier(handler)] = handler
         let peer = settings.address
         let socket = BGPSession.socketSettings(settings)
         guard let provider = channel as? any SocketOptionProvider else { return channel.close() }
         return BGPSocketOptions.setConnectionOptions(provider, peer: peer, settings: socket).assumeIsolated()
             .flatMapThrowing {
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BGPFrameDecoder()))
-            try channel.pipeline.syncOperations.addHandler(handler)
-        }.flatMapError { error in
-            self.logger.warning("inbound connection from \(peer): \(error)")
-            self.noteFailure("inbound: \(error)")
-            return channel.close()
-        }.nonisolated()
+                try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(BGPFrameDecoder()))
+                try channel.pipeline.syncOperations.addHandler(handler)
+            }.flatMapError { error in
+                self.logger.warning("inbound connection from \(peer): \(error)")
+                self.noteFailure("inbound: \(error)")
+                self.liveHandlers[ObjectIdentifier(handler)] = nil
+                if session.handler === handler { session.handler = nil }
+                return channel.close()
+            }.nonisolated()
     }
 
-    func connectionActive(_ handler: BGPConnectionHandler) {
-        guard connections[handler.id] == nil else { return }
-        let connection = Connection(handler: handler)
-        connections[handler.id] = connection
-        if stopped {
-            handler.close()
-            return
-        }
-        logger.debug("connection \(handler.id) \(handler.inbound ? "from" : "to") \(settings.address) up")
-        let open = OpenMessage(
-            asn: settings.localASN, holdTime: UInt16(settings.holdTime), identifier: settings.routerId,
-            families: settings.families.sorted().map { BGPFamily(unicast: $0) })
-        sendOn(connection, [.open(open)])
-        armHold(connection, seconds: Self.openSentHoldTime)
-        if established == nil { setState(.openSent, reason: nil) }
-    }
-
-    func connection(_ handler: BGPConnectionHandler, received decoded: DecodedMessage) {
-        guard let connection = connections[handler.id] else { return }
-        status.messagesIn += 1
-        let message = decoded.message
-        switch (connection.state, message) {
-        case (_, .notification(let notification)):
-            connection.receivedNotification = notification
-            status.lastErrorReceived = notification.description
-            logger.notice("NOTIFICATION from peer: \(notification)")
-            handler.close()
-        case (.openSent, .open(let open)):
-            receivedOpen(open, on: connection)
-        case (.openConfirm(let open), .keepalive):
-            establish(connection, open: open)
-        case (.established, .keepalive):
-            restartHold(connection)
-        case (.established, .update(let update)):
-            restartHold(connection)
-            status.updatesIn += 1
-            countReceived(update, disposition: decoded.disposition)
-        case (.established(let open), .routeRefresh(let refresh)):
-            restartHold(connection)
-            guard refresh.subtype == 0, open.families.contains(refresh.family),
-                settings.families.contains(where: { BGPFamily(unicast: $0) == refresh.family })
-            else { break }
-            status.routeRefreshesIn += 1
-            let updates = ribOut.refresh(refresh.family)
-            logger.info("ROUTE-REFRESH \(refresh.family): re-sending \(updates.count) UPDATEs")
-            send(updates: updates)
-            if let family = refresh.family.addressFamily {
-                core.emit(.routeRefresh(peer: settings.name, family: family))
-            }
-        default:
-            // RFC 4271 §8.2.2: any other message in this state is an FSM error.
-            let subcode: UInt8
-            switch connection.state {
-            case .openSent: subcode = 1
-            case .openConfirm: subcode = 2
-            case .established: subcode = 3
-            }
-            fail(connection, NotificationMessage(code: NotificationMessage.Code.fsm, subcode: subcode),
-                reason: "unexpected \(message.typeName)")
-        }
-        publish()
-    }
-
-    func connection(_ handler: BGPConnectionHandler, failedToDecode error: BGPDecodeError) {
-        guard let connection = connections[handler.id] else { return }
-        logger.warning("malformed message from peer: \(error)")
-        fail(connection, error.notification, reason: error.reason)
-    }
-
-    func connection(_ handler: BGPConnectionHandler, closedWith error: (any Error)?) {
-        guard let connection = connections.removeValue(forKey: handler.id) else { return }
-        connection.cancelTimers()
-        let wasEstablished: Bool
-        if case .established = connection.state { wasEstablished = true } else { wasEstablished = false }
-        let reason =
-            connection.failure
-            ?? connection.receivedNotification.map { "NOTIFICATION received: \($0)" }
-            ?? connection.sentNotification.map { "NOTIFICATION sent: \($0)" }
-            ?? error.map { "connection lost: \($0)" } ?? "connection closed by peer"
-        logger.debug("connection \(handler.id) closed: \(reason)")
-        if wasEstablished {
-            ribOut.reset()
-            receivedPrefixes = [:]
-            logger.notice("session down: \(reason)")
-        }
-        if connections.isEmpty {
-            setState(stopped ? .idle : (settings.passive ? .active : .idle), reason: reason)
-            if let promise = stopPromise {
-                stopPromise = nil
-                promise.succeed()
-            }
-        } else if wasEstablished, let other = connections.values.first {
-            if case .openConfirm = other.state { setState(.openConfirm, reason: reason) } else {
-                setState(.openSent, reason: reason)
-            }
-        }
-        guard !stopped else { return }
-        // A clean close after a working session reconnects fast; errors back off.
-        let cleanRestart = wasEstablished && connection.sentNotification == nil
-        scheduleRetry(afterError: !cleanRestart)
-    }
-
-    // MARK: the session state machine
-
-    private func receivedOpen(_ open: OpenMessage, on connection: Connection) {
-        if let error = validate(open) {
-            fail(connection, error.notification, reason: error.reason)
-            return
-        }
-        // Collision (RFC 4271 §6.8): another connection to the same peer past OpenSent, or one in
-        // OpenSent whose peer we now know to be the same router.
-        for other in connections.values where other !== connection {
-            if case .established = other.state {
-                fail(
-                    connection, .cease(subcode: NotificationMessage.CeaseSubcode.connectionCollisionResolution),
-                    reason: "collision: a session is already established")
-                return
-            }
-            let keepOurs = Self.localWinsCollision(
-                localID: settings.routerId, remoteID: open.identifier, localASN: settings.localASN,
-                remoteASN: open.asn)
-            // The winner keeps the connection it opened: ours is the outbound one.
-            let loser = (keepOurs == connection.handler.inbound) ? connection : other
-            fail(
-                loser, .cease(subcode: NotificationMessage.CeaseSubcode.connectionCollisionResolution),
-                reason: "connection collision, keeping the \(keepOurs ? "outbound" : "inbound") connection")
-            if loser === connection { return }
-        }
-        let hold = min(settings.holdTime, Int(open.holdTime))
-        connection.holdTime = hold
-        connection.state = .openConfirm(open)
-        connection.handler.codec = CodecContext(
-            fourOctetAS: open.supportsFourOctetAS,
-            families: open.families.intersection(settings.families.map { BGPFamily(unicast: $0) }),
-            isInternal: settings.asn == settings.localASN)
-        sendOn(connection, [.keepalive])
-        armHold(connection, seconds: hold)
-        armKeepalive(connection)
-        if established == nil { setState(.openConfirm, reason: nil) }
-    }
-
-    /// RFC 4271 §6.2 checks, as the NOTIFICATION to send.
-    private func validate(_ open: OpenMessage) -> BGPDecodeError? {
-        if open.version != BGPConstants.version {
-            return BGPDecodeError(
-                code: 2, subcode: 1, data: [0, BGPConstants.version], reason: "OPEN version \(open.version)")
-        }
-        if open.asn != settings.asn {
-            return BGPDecodeError(
-                code: 2, subcode: 2, data: [UInt8(open.myAS >> 8), UInt8(open.myAS & 0xFF)],
-                reason: "peer says AS \(open.asn), configured \(settings.asn)")
-        }
-        if open.holdTime == 1 || open.holdTime == 2 {
-            return BGPDecodeError(code: 2, subcode: 6, reason: "hold time \(open.holdTime) (must be 0 or >= 3)")
-        }
-        if open.identifier.isUnspecified
-            || (settings.asn == settings.localASN && open.identifier == settings.routerId)
-        {
-            return BGPDecodeError(code: 2, subcode: 3, reason: "BGP identifier \(open.identifier)")
-        }
+    private func session(of handler: BGPConnectionHandler) -> Session? {
+        if primary.handler === handler { return primary }
+        if let candidate, candidate.handler === handler { return candidate }
         return nil
     }
 
-    /// RFC 4271 §6.8 with RFC 6286: the side with the higher identifier (then the higher ASN) keeps the
-    /// connection it opened.
-    static func localWinsCollision(localID: IPv4Address, remoteID: IPv4Address, localASN: UInt32, remoteASN: UInt32)
-        -> Bool
-    {
-        if localID != remoteID { return localID > remoteID }
-        return localASN > remoteASN
-    }
-
-    private func establish(_ connection: Connection, open: OpenMessage) {
-        connection.state = .established(open)
-        restartHold(connection)
-        // Anything else still around for this peer loses (RFC 4271 §6.8).
-        for other in connections.values where other !== connection {
-            fail(
-                other, .cease(subcode: NotificationMessage.CeaseSubcode.connectionCollisionResolution),
-                reason: "collision: the other connection reached Established")
+    func connectionActive(_ handler: BGPConnectionHandler) {
+        guard let session = session(of: handler) else {
+            handler.close()  // an attempt abandoned while it was connecting
+            return
         }
-        retryDelay = settings.connectRetrySeconds
-        status.establishedCount += 1
-        status.inbound = connection.handler.inbound
-        status.lastFailure = nil
-        ribOut.reset()
-        ribOut = AdjRibOut(context: connection.handler.codec)
-        _ = ribOut.setDesired(resolvedRoutes())
-        setState(.established, reason: nil)
-        let updates = ribOut.announceAll()
-        logger.info(
-            "established (\(connection.handler.inbound ? "inbound" : "outbound")), hold \(connection.holdTime) s, sending \(updates.count) UPDATEs"
-        )
-        send(updates: updates)
+        session.connecting = false
+        logger.debug("connection \(handler.id) \(handler.inbound ? "from" : "to") \(settings.address) up")
+        feed(.tcpConnected(handler.inbound ? .inbound : .outbound), to: session)
     }
 
-    /// Sends a NOTIFICATION on one connection and closes it.
-    private func fail(_ connection: Connection, _ notification: NotificationMessage, reason: String) {
-        connection.failure = "\(reason) (sent \(notification))"
-        connection.sentNotification = notification
-        connection.cancelTimers()
-        status.lastErrorSent = notification.description
-        status.messagesOut += 1
-        logger.notice("sending NOTIFICATION \(notification): \(reason)")
-        connection.handler.sendNotificationAndClose(notification)
-        publish()
-    }
-
-    private func closeAll(notification: NotificationMessage, reason: String) {
-        for connection in connections.values {
-            fail(connection, notification, reason: reason)
+    func connection(_ handler: BGPConnectionHandler, received decoded: DecodedMessage) {
+        guard let session = session(of: handler) else { return }
+        status.messagesIn += 1
+        if case .update(let update) = decoded.message {
+            status.updatesIn += 1
+            countReceived(update, disposition: decoded.disposition)
         }
+        feed(.messageReceived(decoded.message), to: session)
     }
 
-    // MARK: timers
-
-    private func armHold(_ connection: Connection, seconds: Int) {
-        connection.holdTimer?.cancel()
-        connection.holdTimer = nil
-        guard seconds > 0 else { return }
-        let id = connection.handler.id
-        connection.holdTimer = eventLoop.assumeIsolated().scheduleTask(in: .seconds(Int64(seconds))) {
-            guard let connection = self.connections[id] else { return }
-            self.fail(
-                connection, NotificationMessage(code: NotificationMessage.Code.holdTimerExpired, subcode: 0),
-                reason: "hold timer expired (\(seconds) s without a message)")
-        }
+    func connection(_ handler: BGPConnectionHandler, failedToDecode error: BGPDecodeError) {
+        guard let session = session(of: handler) else { return }
+        logger.warning("malformed message from peer: \(error)")
+        feed(.decodeError(error), to: session)
     }
 
-    private func restartHold(_ connection: Connection) {
-        armHold(connection, seconds: connection.holdTime)
+    func connection(_ handler: BGPConnectionHandler, closedWith error: (any Error)?) {
+        liveHandlers[ObjectIdentifier(handler)] = nil
+        defer { checkStopped() }
+        guard let session = session(of: handler) else { return }
+        session.handler = nil
+        session.connecting = false
+        feed(.tcpClosed(reason: error.map { "\($0)" } ?? "closed by the peer"), to: session)
     }
 
-    private func armKeepalive(_ connection: Connection) {
-        connection.keepaliveTimer?.cancel()
-        connection.keepaliveTimer = nil
-        guard connection.holdTime > 0 else { return }
-        let interval = TimeAmount.milliseconds(Int64(connection.holdTime) * 1000 / 3)
-        let id = connection.handler.id
-        connection.keepaliveTimer = eventLoop.assumeIsolated().scheduleTask(in: interval) {
-            guard let connection = self.connections[id] else { return }
-            self.sendOn(connection, [.keepalive])
-            self.armKeepalive(connection)
-        }
-    }
-
-    private func scheduleRetry(afterError: Bool) {
-        guard !stopped, !settings.passive else { return }
-        let base = afterError ? retryDelay : settings.connectRetrySeconds
-        // ±25 % jitter so that many hosts do not reconnect in step after a router restart.
-        let delay = base * Double.random(in: 0.75...1.25)
-        if afterError { retryDelay = min(settings.maximumRetrySeconds, retryDelay * 2) }
-        scheduleConnect(after: delay)
-    }
-
-    private func scheduleConnect(after seconds: Double) {
-        guard !stopped, !settings.passive else { return }
-        retryTask?.cancel()
-        retryTask = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(seconds * 1000))) {
-            self.retryTask = nil
-            self.connect()
-        }
+    private func checkStopped() {
+        guard liveHandlers.isEmpty, let promise = stopPromise else { return }
+        stopPromise = nil
+        promise.succeed()
     }
 
     // MARK: routes
 
-    /// The desired routes with "next hop self" filled in: an unspecified next hop becomes the configured
-    /// next hop for its family, else the session's own address of that family.
+    private func established(_ session: Session) {
+        if session !== primary {
+            // The candidate won: it is the session from now on.
+            primary.cancelAllTimers()
+            primary = session
+            candidate = nil
+        }
+        receivedPrefixes = [:]
+        ribOut = AdjRibOut(context: session.machine.codecContext)
+        _ = ribOut.setDesired(resolvedRoutes())
+        setState(.established)
+        let updates = ribOut.announceAll()
+        logger.info(
+            "established (\(session.machine.direction?.rawValue ?? "?")), hold \(session.machine.negotiated?.holdTime ?? 0) s, sending \(updates.count) UPDATEs"
+        )
+        send(updates.map { .update($0) })
+    }
+
+    /// The desired routes with "next hop self" filled in: an unspecified next hop (or one of the other
+    /// family) becomes the configured next hop for the prefix's family, else the session's own address.
     private func resolvedRoutes() -> [IPPrefix: RouteAttributes] {
-        let local = established?.handler.localAddress?.ipAddress ?? settings.localAddress
+        let local = primary.handler?.localAddress?.ipAddress ?? settings.localAddress
+        return Self.resolve(desired, settings: settings, localAddress: local)
+    }
+
+    static func resolve(
+        _ routes: [IPPrefix: RouteAttributes],
+        settings: BGPPeerSettings,
+        localAddress: IPAddress?
+    ) -> [IPPrefix: RouteAttributes] {
         var result: [IPPrefix: RouteAttributes] = [:]
-        for (prefix, attributes) in desired {
+        for (prefix, attributes) in routes {
             var resolved = attributes
             if attributes.nextHop.isUnspecified || attributes.nextHop.family != prefix.family {
                 switch prefix.family {
                 case .ipv4:
                     if let hop = settings.ipv4NextHop {
                         resolved.nextHop = .v4(hop)
-                    } else if let local, local.family == .ipv4 {
-                        resolved.nextHop = local
+                    } else if let localAddress, localAddress.family == .ipv4 {
+                        resolved.nextHop = localAddress
                     }
                 case .ipv6:
                     if let hop = settings.ipv6NextHop {
                         resolved.nextHop = .v6(hop)
-                    } else if let local, local.family == .ipv6 {
-                        resolved.nextHop = local
+                    } else if let localAddress, localAddress.family == .ipv6 {
+                        resolved.nextHop = localAddress
                     }
                 }
             }
@@ -487,22 +468,18 @@ final class PeerController: BGPConnectionOwner {
         return result
     }
 
-    private func send(updates: [UpdateMessage]) {
-        guard !updates.isEmpty, let connection = established else { return }
-        let written = connection.handler.send(updates.map { .update($0) })
+    /// Sends on the Established session (nothing otherwise: AdjRibOut remembers the desired set).
+    private func send(_ messages: [BGPMessage]) {
+        guard !messages.isEmpty, primary.machine.state == .established, let handler = primary.handler else { return }
+        let written = handler.send(messages)
         status.messagesOut += written
-        status.updatesOut += written
-        connection.keepaliveTimer.map { _ in armKeepalive(connection) }
+        status.updatesOut += messages.prefix(written).filter { if case .update = $0 { true } else { false } }.count
         refreshSentCounters()
         publish()
     }
 
-    private func sendOn(_ connection: Connection, _ messages: [BGPMessage]) {
-        status.messagesOut += connection.handler.send(messages)
-    }
-
     private func countReceived(_ update: UpdateMessage, disposition: UpdateDisposition) {
-        // Only sets of prefixes are kept, never attributes, so a full table costs little.
+        // Only the prefixes are kept, never attributes, so a router sending a full table costs little.
         for prefix in update.withdrawnPrefixes { receivedPrefixes[prefix.family]?.remove(prefix) }
         if case .treatAsWithdraw = disposition {
             for prefix in update.announcedPrefixes { receivedPrefixes[prefix.family]?.remove(prefix) }
@@ -510,7 +487,8 @@ final class PeerController: BGPConnectionOwner {
             for prefix in update.announcedPrefixes { receivedPrefixes[prefix.family, default: []].insert(prefix) }
         }
         for family in AddressFamily.allCases {
-            status.families[family, default: BGPFamilyCounters()].prefixesReceived = receivedPrefixes[family]?.count ?? 0
+            status.families[family, default: BGPFamilyCounters()].prefixesReceived =
+                receivedPrefixes[family]?.count ?? 0
         }
     }
 
@@ -524,12 +502,30 @@ final class PeerController: BGPConnectionOwner {
 
     // MARK: status
 
-    private func setState(_ state: BGPSessionState, reason: String?) {
+    static func state(_ state: SessionState) -> BGPSessionState {
+        switch state {
+        case .idle: .idle
+        case .connect: .connect
+        case .active: .active
+        case .openSent: .openSent
+        case .openConfirm: .openConfirm
+        case .established: .established
+        }
+    }
+
+    private func setState(_ state: BGPSessionState) {
         guard state != status.state else { return }
         let from = status.state
+        if from == .established {
+            ribOut.reset()
+            receivedPrefixes = [:]
+            status.families = [:]
+        }
         status.state = state
         status.since = .now
-        if state != .established { refreshSentCounters() }
+        let reason = state == .established ? nil : pendingReason
+        pendingReason = nil
+        if from == .established { logger.notice("session down: \(reason ?? "")") }
         publish()
         core.emit(.stateChanged(peer: settings.name, from: from, to: state, reason: reason))
     }
@@ -544,28 +540,14 @@ final class PeerController: BGPConnectionOwner {
             context: CodecContext(
                 fourOctetAS: true, families: Set(settings.families.map { BGPFamily(unicast: $0) }),
                 isInternal: settings.asn == settings.localASN))
-        var resolved: [IPPrefix: RouteAttributes] = [:]
-        for (prefix, attributes) in routes {
-            var copy = attributes
-            if attributes.nextHop.isUnspecified {
-                switch prefix.family {
-                case .ipv4:
-                    if let hop = settings.ipv4NextHop.map(IPAddress.v4)
-                        ?? settings.localAddress.flatMap({ $0.family == .ipv4 ? $0 : nil })
-                    {
-                        copy.nextHop = hop
-                    }
-                case .ipv6:
-                    if let hop = settings.ipv6NextHop.map(IPAddress.v6)
-                        ?? settings.localAddress.flatMap({ $0.family == .ipv6 ? $0 : nil })
-                    {
-                        copy.nextHop = hop
-                    }
-                }
-            }
-            resolved[prefix] = copy
-        }
-        _ = rib.setDesired(resolved)
+        _ = rib.setDesired(resolve(routes, settings: settings, localAddress: settings.localAddress))
         return rib.announceAll()
+    }
+}
+
+extension BGPConnectionHandler {
+    /// True while `session` still waits for this outbound connection to come up.
+    fileprivate func connectingOnly(_ session: PeerController.Session) -> Bool {
+        session.connecting && !inbound
     }
 }

@@ -34,9 +34,10 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
     public var ipv4NextHop: IPv4Address?
     /// Next hop for IPv6 routes; required when the session runs over IPv4.
     public var ipv6NextHop: IPv6Address?
-    /// First wait before reconnecting after a failure, in seconds; doubles up to `maximumRetrySeconds`.
+    /// Seconds between outbound connection attempts, and the first back-off after an error (which then
+    /// doubles, with jitter, up to `maximumRetrySeconds`). The default is 5.
     public var connectRetrySeconds: Double
-    /// Upper bound of the reconnect back-off, in seconds.
+    /// Upper bound of the back-off after repeated errors, in seconds. The default is 120.
     public var maximumRetrySeconds: Double
 
     public init(
@@ -55,7 +56,7 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         families: Set<AddressFamily> = [.ipv4, .ipv6],
         ipv4NextHop: IPv4Address? = nil,
         ipv6NextHop: IPv6Address? = nil,
-        connectRetrySeconds: Double = 1,
+        connectRetrySeconds: Double = 5,
         maximumRetrySeconds: Double = 120
     ) {
         self.name = name

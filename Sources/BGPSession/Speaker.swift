@@ -18,8 +18,9 @@ public final class BGPSpeaker: Sendable {
     /// State changes and route refresh requests of every peer, in order. One consumer.
     public let events: AsyncStream<BGPPeerEvent>
 
-    /// Creates a speaker on one EventLoop of `group`; nothing happens until `setPeers`.
-    public init(group: any EventLoopGroup, logger: Logger) {
+    /// Creates a speaker on one EventLoop of `group`; nothing happens until `setPeers`. It listens on
+    /// `listenPort` (179; tests use others) of each peer's local address, or of `::` when a peer has none.
+    public init(group: any EventLoopGroup, logger: Logger, listenPort: Int = 179) {
         let eventLoop = group.next()
         let statusTable = NIOLockedValueBox<[String: BGPPeerStatus]>([:])
         let (events, continuation) = AsyncStream.makeStream(of: BGPPeerEvent.self)
@@ -30,7 +31,7 @@ public final class BGPSpeaker: Sendable {
         // Handed to the loop as it is created: from here on only the loop touches it.
         self.core = NIOLoopBoundBox.makeBoxSendingValue(
             SpeakerCore(
-                eventLoop: eventLoop, logger: logger,
+                eventLoop: eventLoop, logger: logger, listenPort: listenPort,
                 publish: { status in statusTable.withLockedValue { $0[status.name] = status } },
                 remove: { name in _ = statusTable.withLockedValue { $0.removeValue(forKey: name) } },
                 emit: { event in continuation.yield(event) }),
@@ -83,6 +84,7 @@ public final class BGPSpeaker: Sendable {
 final class SpeakerCore {
     let eventLoop: any EventLoop
     let logger: Logger
+    let listenPort: Int
     let publish: @Sendable (BGPPeerStatus) -> Void
     let remove: @Sendable (String) -> Void
     let emit: @Sendable (BGPPeerEvent) -> Void
@@ -95,12 +97,14 @@ final class SpeakerCore {
     init(
         eventLoop: any EventLoop,
         logger: Logger,
+        listenPort: Int,
         publish: @escaping @Sendable (BGPPeerStatus) -> Void,
         remove: @escaping @Sendable (String) -> Void,
         emit: @escaping @Sendable (BGPPeerEvent) -> Void
     ) {
         self.eventLoop = eventLoop
         self.logger = logger
+        self.listenPort = listenPort
         self.publish = publish
         self.remove = remove
         self.emit = emit
@@ -118,10 +122,10 @@ final class SpeakerCore {
             logger.info("peer \(name): removed from the configuration")
             peers[name] = nil
             let settings = controller.settings
-            controller.stop(
-                notification: .cease(subcode: NotificationMessage.CeaseSubcode.peerDeconfigured),
-                reason: "peer de-configured"
-            ).assumeIsolated().whenComplete { _ in
+            // The closure keeps the controller alive until its connections are closed (its handlers
+            // only hold it weakly).
+            controller.stop(.deconfigured).assumeIsolated().whenComplete { _ in
+                withExtendedLifetime(controller) {}
                 self.remove(name)
                 self.updateMD5Keys(removing: settings)
             }
@@ -136,9 +140,7 @@ final class SpeakerCore {
                     logger.info("peer \(settings.name): session settings changed, resetting")
                     updateMD5Keys(removing: old)
                     updateMD5Keys()
-                    controller.reset(
-                        notification: .cease(subcode: NotificationMessage.CeaseSubcode.otherConfigurationChange),
-                        reason: "configuration changed")
+                    controller.reset()
                 }
                 continue
             }
@@ -161,10 +163,21 @@ final class SpeakerCore {
 
     func shutdown(message: String) -> EventLoopFuture<Void> {
         stopping = true
-        let notification = NotificationMessage.cease(
-            subcode: NotificationMessage.CeaseSubcode.administrativeShutdown, shutdownMessage: message)
-        let stops = peers.values.map { $0.stop(notification: notification, reason: "shutdown: \(message)") }
-        return EventLoopFuture.andAllComplete(stops, on: eventLoop).assumeIsolated().flatMap {
+        let stops = peers.values.map { $0.stop(.shutdown(message)) }
+        // A peer that never closes its side must not hold up the daemon's exit: 5 s at most.
+        let allStopped = eventLoop.makePromise(of: Void.self)
+        let fulfilled = NIOLoopBoundBox(false, eventLoop: eventLoop)
+        let finish: @Sendable () -> Void = {
+            guard !fulfilled.value else { return }
+            fulfilled.value = true
+            allStopped.succeed()
+        }
+        let timeout = eventLoop.scheduleTask(in: .seconds(5)) { finish() }
+        EventLoopFuture.andAllComplete(stops, on: eventLoop).whenComplete { _ in
+            timeout.cancel()
+            finish()
+        }
+        return allStopped.futureResult.assumeIsolated().flatMap {
             let closes = self.listeners.values.map { $0.close() }
             self.listeners = [:]
             return EventLoopFuture.andAllComplete(closes, on: self.eventLoop)
@@ -190,7 +203,7 @@ final class SpeakerCore {
             guard let host = IPAddress(address) else { continue }
             pendingListeners.insert(address)
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            BGPListener.bind(on: eventLoop, host: host, port: 179) { channel in
+            BGPListener.bind(on: eventLoop, host: host, port: listenPort) { channel in
                 bound.value.accept(channel)
             }.assumeIsolated().whenComplete { result in
                 self.pendingListeners.remove(address)
@@ -201,13 +214,14 @@ final class SpeakerCore {
                         return
                     }
                     self.listeners[address] = listener
-                    self.logger.info("listening on [\(address)]:179")
+                    self.logger.info("listening on [\(address)]:\(self.listenPort)")
                     self.updateMD5Keys()
                 case .failure(let error):
                     self.logger.error(
-                        "cannot listen on [\(address)]:179: \(error); peers there must be reached by connecting out")
+                        "cannot listen on [\(address)]:\(self.listenPort): \(error); peers there must be reached by connecting out"
+                    )
                     for peer in self.peers.values where peer.settings.localAddress?.description == address {
-                        peer.noteFailure("cannot listen on [\(address)]:179: \(error)")
+                        peer.noteFailure("cannot listen on [\(address)]:\(self.listenPort): \(error)")
                     }
                 }
             }
@@ -238,7 +252,8 @@ final class SpeakerCore {
         guard !stopping, let remote = channel.remoteAddress?.ipAddress else { return channel.close() }
         let local = channel.localAddress?.ipAddress
         let match = peers.values.first { peer in
-            peer.settings.address == remote && (peer.settings.localAddress == nil || peer.settings.localAddress == local)
+            peer.settings.address == remote
+                && (peer.settings.localAddress == nil || peer.settings.localAddress == local)
         }
         guard let match else {
             logger.notice("closing connection from \(remote): not a configured peer")

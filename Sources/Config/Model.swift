@@ -168,33 +168,6 @@ public struct BGPConfig: Sendable, Equatable {
     }
 }
 
-/// An RFC 1997 community `ASN:VALUE`.
-public struct Community: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var value: UInt32
-    public init(_ value: UInt32) { self.value = value }
-    public init(asn: UInt16, local: UInt16) { self.value = UInt32(asn) << 16 | UInt32(local) }
-    public var description: String { "\(value >> 16):\(value & 0xFFFF)" }
-    public static func < (lhs: Community, rhs: Community) -> Bool { lhs.value < rhs.value }
-    /// GRACEFUL_SHUTDOWN (RFC 8326).
-    public static let gracefulShutdown = Community(0xFFFF_0000)
-}
-
-/// An RFC 8092 large community `GLOBAL:LOCAL1:LOCAL2`.
-public struct LargeCommunity: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var global: UInt32
-    public var local1: UInt32
-    public var local2: UInt32
-    public init(global: UInt32, local1: UInt32, local2: UInt32) {
-        self.global = global
-        self.local1 = local1
-        self.local2 = local2
-    }
-    public var description: String { "\(global):\(local1):\(local2)" }
-    public static func < (lhs: LargeCommunity, rhs: LargeCommunity) -> Bool {
-        (lhs.global, lhs.local1, lhs.local2) < (rhs.global, rhs.local1, rhs.local2)
-    }
-}
-
 public enum CheckKind: Sendable, Equatable {
     /// A UDP DNS query; up when an answer with one of `rcodes` arrives in time.
     case dns(server: IPAddress?, port: Int, name: String, type: String, rcodes: [String])

@@ -8,7 +8,7 @@ public func parseCommunity(_ text: String) -> Community? {
     guard parts.count == 2, let asn = decimal(parts[0], max: UInt32(UInt16.max)),
         let local = decimal(parts[1], max: UInt32(UInt16.max))
     else { return nil }
-    return Community(asn: UInt16(asn), local: UInt16(local))
+    return Community(asn: UInt16(asn), value: UInt16(local))
 }
 
 /// Parses `GLOBAL:LOCAL1:LOCAL2` with each part decimal 0...4294967295 (RFC 8092).

@@ -14,7 +14,9 @@ extension Agent {
     func currentTarget(_ state: DesiredState) -> InterfaceTarget {
         let now = ContinuousClock.now
         retiring = retiring.filter { $0.value > now }
-        return InterfaceTarget(state, draining: Set(retiring.keys), owned: owned)
+        var target = InterfaceTarget(state, draining: Set(retiring.keys), owned: owned)
+        target.linkKind = options.linkKind
+        return target
     }
 
     /// Observes the host, plans, applies, and logs what changed. Returns false if anything failed.
@@ -36,7 +38,7 @@ extension Agent {
             lastWarnings = plan.warnings + plan.errors
         }
         guard !plan.operations.isEmpty else { return plan.errors.isEmpty }
-        let results = netlink.apply(plan.operations)
+        let results = netlink.apply(plan.operations, dummyKind: options.linkKind)
         var ok = plan.errors.isEmpty
         for (operation, result) in zip(plan.operations, results) {
             switch result {

@@ -4,7 +4,7 @@
 // Netlink events only ring a doorbell that holds at most one pending ring, so a burst of events (for
 // example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
 import Config
-import Foundation
+import FoundationEssentials
 import Health
 import Logging
 import NetAddress
@@ -16,10 +16,13 @@ public struct AgentOptions: Sendable {
     public var configPath: String
     /// Full resync interval, a safety net for missed events. Default 30 s.
     public var resyncInterval: Duration
+    /// The link kind created for `interface.kind` "dummy"; tests on kernels without dummy use "ifb".
+    public var linkKind: String
 
-    public init(configPath: String, resyncInterval: Duration = .seconds(30)) {
+    public init(configPath: String, resyncInterval: Duration = .seconds(30), linkKind: String = "dummy") {
         self.configPath = configPath
         self.resyncInterval = resyncInterval
+        self.linkKind = linkKind
     }
 }
 

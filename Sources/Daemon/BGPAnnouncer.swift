@@ -4,7 +4,7 @@
 import BGP
 import BGPSession
 import Config
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import NetAddress
@@ -94,19 +94,16 @@ public final class BGPAnnouncer: Announcer {
 
     /// BGP attributes for one announcement towards one peer. The unspecified next hop means "self".
     static func attributes(_ announcement: Announcement, peer: PeerConfig, localASN: UInt32) -> RouteAttributes {
-        // Config and BGP each have their own community types; the values are the same.
-        let communities = announcement.communities.map { BGP.Community($0.value) }
-        let largeCommunities = announcement.largeCommunities.map { BGP.LargeCommunity($0.global, $0.local1, $0.local2) }
         let selfNextHop: IPAddress =
             announcement.prefix.family == .ipv4 ? .v4(IPv4Address(0)) : .v6(IPv6Address(high: 0, low: 0))
         if peer.asn == localASN {
             return .internal(
-                nextHop: selfNextHop, med: announcement.med, communities: communities,
-                largeCommunities: largeCommunities)
+                nextHop: selfNextHop, med: announcement.med, communities: announcement.communities,
+                largeCommunities: announcement.largeCommunities)
         }
         return .external(
             localASN: localASN, prepend: peer.asPathPrepend, nextHop: selfNextHop, med: announcement.med,
-            communities: communities, largeCommunities: largeCommunities)
+            communities: announcement.communities, largeCommunities: announcement.largeCommunities)
     }
 
     public func establishedPeers() async -> Set<String> {

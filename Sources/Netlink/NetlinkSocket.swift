@@ -71,8 +71,9 @@ public final class NetlinkSocket: Sendable {
         apply(operations, dummyKind: "dummy")
     }
 
-    /// `apply` with another link kind standing in for "dummy", for tests on kernels without it.
-    func apply(_ operations: [NetlinkOperation], dummyKind: String) -> [Result<Void, NetlinkError>] {
+    /// `apply` with another link kind standing in for "dummy", for tests on kernels without it (this
+    /// build host's kernel has no dummy type; ifb behaves the same for everything anycastd does).
+    public func apply(_ operations: [NetlinkOperation], dummyKind: String) -> [Result<Void, NetlinkError>] {
         connection.withLock { connection in
             var planner = BatchPlanner(connection: connection, operations: operations, dummyKind: dummyKind)
             return planner.run()

@@ -15,6 +15,8 @@ public struct InterfaceTarget: Sendable, Equatable {
     public var prefixes: Set<IPPrefix>
     /// For `existing` interfaces: the prefixes anycastd itself added earlier (only those may be removed).
     public var owned: Set<IPPrefix>
+    /// The link kind of an owned interface: "dummy", or a stand-in in tests on kernels without it.
+    public var linkKind: String = "dummy"
 
     public init(
         name: String, kind: InterfaceKind = .dummy, uplinks: [String] = [], sysctl: InterfaceSysctl = .init(),
@@ -89,9 +91,9 @@ public enum InterfacePlanner {
         let link = observed.link(named: target.name)
         switch target.kind {
         case .dummy:
-            if let link, link.kind != "dummy" {
+            if let link, link.kind != target.linkKind {
                 plan.errors.append(
-                    "\(target.name): exists but is of kind \(link.kind ?? "none"), not dummy; anycastd will not take it over"
+                    "\(target.name): exists but is of kind \(link.kind ?? "none"), not \(target.linkKind); anycastd will not take it over"
                         + " (rename it, or set interface.kind to \"existing\")")
                 return plan
             }

@@ -2,9 +2,13 @@
 import ArgumentParser
 import Config
 import Daemon
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 let defaultConfigPath = "/etc/anycastd/anycastd.json"
 
@@ -47,6 +51,9 @@ struct Reconcile: AsyncParsableCommand {
         })
     var resyncInterval: Duration = .seconds(30)
 
+    @Option(help: .hidden)
+    var testLinkKind: String = "dummy"
+
     @Flag(name: .shortAndLong, help: "Log debug detail.")
     var verbose = false
 
@@ -57,7 +64,8 @@ struct Reconcile: AsyncParsableCommand {
         do {
             let daemon = !(once || dryRun)
             agent = try Agent(
-                options: AgentOptions(configPath: options.config, resyncInterval: resyncInterval),
+                options: AgentOptions(
+                    configPath: options.config, resyncInterval: resyncInterval, linkKind: testLinkKind),
                 logger: logger,
                 announcer: daemon
                     ? BGPAnnouncer(group: .singletonMultiThreadedEventLoopGroup, logger: logger) : NoAnnouncer())
@@ -88,7 +96,7 @@ struct Check: ParsableCommand {
             )
         case .failure(let error):
             for diagnostic in error.diagnostics {
-                FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
+                printError("\(diagnostic)\n")
             }
             throw ExitCode(ExitStatus.config)
         }
@@ -126,7 +134,7 @@ struct ControlOptions: ParsableArguments {
         do {
             return try ControlClient.send(request, to: socketPath())
         } catch {
-            FileHandle.standardError.write(Data("anycastd: \(error)\n".utf8))
+            printError("anycastd: \(error)\n")
             throw ExitCode(ExitStatus.unavailable)
         }
     }
@@ -143,7 +151,7 @@ struct Status: ParsableCommand {
     func run() throws {
         let response = try control.send(ControlRequest(command: .status))
         guard let status = response.status else {
-            FileHandle.standardError.write(Data("anycastd: \(response.message ?? "no status")\n".utf8))
+            printError("anycastd: \(response.message ?? "no status")\n")
             throw ExitCode(ExitStatus.failure)
         }
         print(json ? status.json() : status.text())
@@ -176,4 +184,10 @@ struct Undrain: ParsableCommand {
 func report(_ response: ControlResponse) throws {
     if let message = response.message { print(message) }
     if !response.ok { throw ExitCode(ExitStatus.failure) }
+}
+
+/// Writes one line to standard error.
+func printError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }

@@ -16,7 +16,8 @@ struct BGPProbe: AsyncParsableCommand {
         commandName: "bgp-probe",
         abstract: "Peer with one router and announce routes (test and benchmark tool for anycastd's BGP speaker).",
         discussion: """
-            stdin commands: "announce PREFIX", "withdraw PREFIX", "status" (prints "status JSON"),
+            stdin commands (end of stdin keeps the session; SIGINT/SIGTERM mean "stop"):
+            "announce PREFIX", "withdraw PREFIX", "status" (prints "status JSON"),
             "shutdown TEXT" (sets the RFC 9003 message), "load FILE" (announce exactly the prefixes in FILE), "stop". stdout lines: "state STATE [reason]",
             "established inbound|outbound", "refresh ipv4|ipv6", "status {...}", "stopped".
             """)
@@ -49,7 +50,9 @@ struct BGPProbe: AsyncParsableCommand {
     @Flag(help: "Log at debug level on stderr.") var verbose = false
 
     func validate() throws {
-        guard IPv4Address(routerId) != nil else { throw ValidationError("--router-id \(routerId): not an IPv4 address") }
+        guard IPv4Address(routerId) != nil else {
+            throw ValidationError("--router-id \(routerId): not an IPv4 address")
+        }
         guard IPAddress(peer) != nil else { throw ValidationError("--peer \(peer): not an IP address") }
         if let local, IPAddress(local) == nil { throw ValidationError("--local \(local): not an IP address") }
         if let ipv6NextHop, IPv6Address(ipv6NextHop) == nil {
@@ -118,7 +121,7 @@ struct BGPProbe: AsyncParsableCommand {
         for text in largeCommunity {
             let parts = text.split(separator: ":").compactMap { UInt32($0) }
             guard parts.count == 3 else { throw ValidationError("--large-community \(text): use A:B:C") }
-            large.append(LargeCommunity(parts[0], parts[1], parts[2]))
+            large.append(LargeCommunity(global: parts[0], local1: parts[1], local2: parts[2]))
         }
         // An unspecified next hop means "next hop self": the speaker fills in the session's address or
         // the configured next hop of the prefix's family.
@@ -171,7 +174,7 @@ struct BGPProbe: AsyncParsableCommand {
             output.line("withdrawn \(desired.count)")
         }
 
-        for await line in StandardInputLines() {
+        for await line in ControlLines() {
             let words = line.split(separator: " ", maxSplits: 1).map(String.init)
             guard let command = words.first else { continue }
             let argument = words.count > 1 ? words[1] : ""
@@ -190,8 +193,10 @@ struct BGPProbe: AsyncParsableCommand {
                     let loaded = try Self.readPrefixes(file: argument)
                     desired = [:]
                     for prefix in loaded { desired[prefix] = attributes }
+                    // The time the speaker is handed the routes, for benchmarks (file parsing excluded).
+                    let handedAt = Int(Date().timeIntervalSince1970 * 1000)
                     speaker.setRoutes(peer: settings.name, desired)
-                    output.line("loaded \(loaded.count)")
+                    output.line("loaded \(loaded.count) at_ms=\(handedAt)")
                 } catch {
                     output.line("error load: \(error)")
                 }
@@ -246,15 +251,23 @@ final class Output: Sendable {
     }
 }
 
-/// stdin, one line at a time, read on a background thread; ends at EOF.
-struct StandardInputLines: AsyncSequence {
+/// Control commands: stdin lines, then "stop" on SIGINT or SIGTERM. End of stdin does not stop the
+/// probe (so `bgp-probe ... </dev/null` keeps its session until it is signalled).
+struct ControlLines: AsyncSequence {
     typealias Element = String
 
     func makeAsyncIterator() -> AsyncStream<String>.Iterator {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self)
         Thread.detachNewThread {
             while let line = readLine() { continuation.yield(line) }
-            continuation.finish()
+        }
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield("stop") }
+            source.resume()
+            // Deliberately kept for the life of the process.
+            _ = Unmanaged.passRetained(source as AnyObject)
         }
         return stream.makeAsyncIterator()
     }

@@ -126,7 +126,10 @@ import Testing
         rib.reset()
         #expect(rib.advertised.isEmpty)
         #expect(rib.setDesired(routes).isEmpty)
-        #expect(rib.announceAll().count == 3)
+        // The next session negotiated IPv4 only: one End-of-RIB.
+        let again = rib.announceAll(context: CodecContext(fourOctetAS: true, families: [.ipv4Unicast]))
+        #expect(again.count == 2)
+        #expect(again[1].endOfRIBFamily == .ipv4Unicast)
     }
 
     @Test func refreshResendsOneFamily() {
@@ -177,19 +180,41 @@ import Testing
         #expect(decoded.attribute(.as4Path) == .unknown(flags: 0xC0, type: 17, value: bytes("0202 FA56EA00 FA56EA00")))
     }
 
+    @Test func longASPathIsSplitIntoSegmentsOf255() throws {
+        var rib = active()
+        let updates = rib.setDesired([
+            prefix("192.0.2.53/32"): .external(localASN: 65010, prepend: 299, nextHop: .v4(v4("10.0.0.1")))
+        ])
+        let (decoded, _) = try decodeUpdate(try BGPMessage.update(updates[0]).encoded(context: as4))
+        #expect(
+            decoded.attribute(.asPath)
+                == .asPath([
+                    ASPathSegment(.sequence, [UInt32](repeating: 65010, count: 255)),
+                    ASPathSegment(.sequence, [UInt32](repeating: 65010, count: 45)),
+                ]))
+    }
+
     @Test func communitiesAreSortedAndDeduplicated() {
         let a = RouteAttributes(
             nextHop: .v4(v4("10.0.0.1")),
             communities: [
                 Community(asn: 65010, value: 2), Community(asn: 65010, value: 1), Community(asn: 65010, value: 2),
             ],
-            largeCommunities: [LargeCommunity(1, 2, 3), LargeCommunity(1, 1, 1)])
+            largeCommunities: [
+                LargeCommunity(global: 1, local1: 2, local2: 3), LargeCommunity(global: 1, local1: 1, local2: 1),
+            ])
         #expect(a.communities == [Community(asn: 65010, value: 1), Community(asn: 65010, value: 2)])
-        #expect(a.largeCommunities == [LargeCommunity(1, 1, 1), LargeCommunity(1, 2, 3)])
+        #expect(
+            a.largeCommunities == [
+                LargeCommunity(global: 1, local1: 1, local2: 1), LargeCommunity(global: 1, local1: 2, local2: 3),
+            ])
         let b = RouteAttributes(
             nextHop: .v4(v4("10.0.0.1")),
             communities: [Community(asn: 65010, value: 1), Community(asn: 65010, value: 2)],
-            largeCommunities: [LargeCommunity(1, 1, 1), LargeCommunity(1, 2, 3), LargeCommunity(1, 2, 3)])
+            largeCommunities: [
+                LargeCommunity(global: 1, local1: 1, local2: 1), LargeCommunity(global: 1, local1: 2, local2: 3),
+                LargeCommunity(global: 1, local1: 2, local2: 3),
+            ])
         #expect(a == b)
     }
 }

@@ -124,7 +124,7 @@ import Testing
             family: .ipv6Unicast, nextHops: [.v6(v6("2001:db8::1")), .v6(v6("fe80::1"))],
             nlri: [prefix("2001:db8:53::1/128")])
         let message = UpdateMessage(attributes: [
-            .largeCommunities([LargeCommunity(65010, 1, 2)]), .origin(.igp),
+            .largeCommunities([LargeCommunity(global: 65010, local1: 1, local2: 2)]), .origin(.igp),
             .asPath([ASPathSegment(.sequence, [65010, 65010])]), .communities([.gracefulShutdown]),
             .multiExitDisc(10), .mpReach(reach),
         ])

@@ -15,7 +15,7 @@ private func parse(_ text: String) -> Result<DesiredState, ConfigError> {
         name: "core-1", address: IPAddress("2001:db8::1")!, asn: 4_200_000_000,
         localAddress: IPAddress("2001:db8::11"), passive: true, multihop: 3, passwordFile: "/etc/k",
         holdTime: .seconds(30), families: [.ipv6, .ipv4], nextHop: NextHopConfig(ipv4: IPv4Address("192.0.2.11")),
-        asPathPrepend: 2, med: 0, communities: [Community(asn: 1, local: 2)],
+        asPathPrepend: 2, med: 0, communities: [Community(asn: 1, value: 2)],
         largeCommunities: [LargeCommunity(global: 1, local1: 2, local2: 3)],
         bfd: BFDConfig(minInterval: .milliseconds(50), multiplier: 5), port: 1179)
     let state = DesiredState(
@@ -35,7 +35,7 @@ private func parse(_ text: String) -> Result<DesiredState, ConfigError> {
                         kind: .dns(
                             server: IPAddress("::1"), port: 5353, name: "x.", type: "TXT",
                             rcodes: ["SERVFAIL", "NOERROR"])),
-                ], communities: [Community(asn: 65535, local: 0)], med: UInt32.max)
+                ], communities: [Community(asn: 65535, value: 0)], med: UInt32.max)
         ],
         drain: DrainConfig(delay: .seconds(600), gracefulShutdown: false),
         control: ControlConfig(socket: "/tmp/a b.sock"), metrics: MetricsConfig(listen: "[::1]:1"),

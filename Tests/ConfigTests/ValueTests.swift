@@ -44,7 +44,7 @@ func rejectsDurations(text: String) {
 }
 
 @Test func communities() {
-    #expect(parseCommunity("65011:53") == Community(asn: 65011, local: 53))
+    #expect(parseCommunity("65011:53") == Community(asn: 65011, value: 53))
     #expect(parseCommunity("0:0") == Community(0))
     #expect(parseCommunity("65535:65535") == Community(UInt32.max))
     #expect(parseCommunity("65535:0") == .gracefulShutdown)

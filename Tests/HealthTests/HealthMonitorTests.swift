@@ -182,9 +182,9 @@ struct HealthMonitorTests {
         try await Task.sleep(for: .milliseconds(1300))
         monitor.stop()
         let lines = (try String(contentsOf: file, encoding: .utf8)).split(separator: "\n")
-        // Runs take 250 ms on a 100 ms grid: each starts at the first tick after the previous ended.
+        // Runs take 250 ms on a 100 ms grid: each starts at the first tick after the previous ended. No upper
+        // bound on the count: a loaded machine may oversleep the 1.3 s; alternation is what matters.
         #expect(lines.count >= 4, "\(lines)")
-        #expect(lines.count <= 12, "\(lines)")
         for (index, line) in lines.enumerated() {
             #expect(line == (index % 2 == 0 ? "start" : "end"), "runs overlap: \(lines)")
         }

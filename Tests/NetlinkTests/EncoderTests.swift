@@ -111,7 +111,7 @@ import Testing
         let noDummy = NetlinkError(create, errno: 95, kernelMessage: "Unknown device type")
         #expect(
             noDummy.description
-                == "ip link add anycast0 type dummy addrgenmode none: kernel has no dummy link type (load module \"dummy\") (kernel: Unknown device type)"
+                == "ip link add anycast0 type dummy && ip link set anycast0 addrgenmode none: kernel has no dummy link type (load module \"dummy\") (kernel: Unknown device type)"
         )
         #expect(NetlinkError(create, errno: 1).message.contains("needs CAP_NET_ADMIN"))
         #expect(NetlinkError(create, errno: 17).message == "interface anycast0 already exists")

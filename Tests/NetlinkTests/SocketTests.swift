@@ -307,7 +307,7 @@ extension NamespaceTests {
             #expect(errors[0]?.errno == EOPNOTSUPP, "this kernel has no dummy link type")
             #expect(
                 errors[0]?.description.hasPrefix(
-                    "ip link add anycast0 type dummy addrgenmode none: kernel has no dummy link type (load module \"dummy\")"
+                    "ip link add anycast0 type dummy && ip link set anycast0 addrgenmode none: kernel has no dummy link type (load module \"dummy\")"
                 )
                     == true, "\(String(describing: errors[0]))")
             #expect(errors[1]?.errno == EEXIST)

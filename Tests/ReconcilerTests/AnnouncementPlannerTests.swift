@@ -15,12 +15,12 @@ private func state() -> DesiredState {
             peers: [
                 PeerConfig(
                     name: "core1", address: IPAddress("10.0.0.1")!, asn: 65000, med: 50,
-                    communities: [Community(asn: 65011, local: 1)]),
+                    communities: [Community(asn: 65011, value: 1)]),
                 PeerConfig(name: "core2", address: IPAddress("10.0.0.2")!, asn: 65000, families: [.ipv4]),
             ]),
         services: [
             ServiceConfig(
-                name: "dns", prefixes: [dnsV4, dnsV6], communities: [Community(asn: 65011, local: 53)],
+                name: "dns", prefixes: [dnsV4, dnsV6], communities: [Community(asn: 65011, value: 53)],
                 largeCommunities: [LargeCommunity(global: 65011, local1: 0, local2: 53)], med: 100),
             ServiceConfig(name: "ntp", prefixes: [ntp], peers: ["core2"]),
         ])
@@ -40,7 +40,7 @@ private func inputs(
         #expect(Set(plan["core1"]!.keys) == [dnsV4, dnsV6])
         #expect(Set(plan["core2"]!.keys) == [dnsV4, ntp])  // core2 is IPv4 only
         let route = plan["core1"]![dnsV4]!
-        #expect(route.communities == [Community(asn: 65011, local: 1), Community(asn: 65011, local: 53)])
+        #expect(route.communities == [Community(asn: 65011, value: 1), Community(asn: 65011, value: 53)])
         #expect(route.largeCommunities == [LargeCommunity(global: 65011, local1: 0, local2: 53)])
         #expect(route.med == 50)  // the peer's MED wins over the service's
         #expect(plan["core2"]![dnsV4]!.med == 100)

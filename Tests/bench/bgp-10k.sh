@@ -3,7 +3,7 @@
 # same link, bgp-probe (anycastd's speaker) and ExaBGP 4.2 as the comparison: time from handing the
 # routes to the speaker (session already Established) until BIRD holds all 10,000, and the number of
 # UPDATE messages it took (tcpdump on the router side; bgp-probe's own counter as well).
-# Usage: sudo Tests/bench/bgp-10k.sh [--probe PATH] [--count N]
+# Usage: sudo Tests/bench/bgp-10k.sh [--probe PATH] [--count N] [--keep]
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -11,8 +11,10 @@ REPO=$(cd "$HERE/../.." && pwd)
 source "$REPO/Tests/interop/lib.sh"
 PROBE=""
 COUNT=10000
+KEEP=0
 while [ $# -gt 0 ]; do
     case $1 in
+    --keep) KEEP=1; shift ;;
     --probe) PROBE=$2; shift 2 ;;
     --count) COUNT=$2; shift 2 ;;
     *) echo "usage: $0 [--probe PATH] [--count N]" >&2; exit 2 ;;
@@ -24,7 +26,7 @@ if [ -z "$PROBE" ]; then
     PROBE="$(cd "$REPO" && swift build -c release --show-bin-path)/bgp-probe"
 fi
 io_init
-trap io_cleanup EXIT
+if [ $KEEP = 0 ]; then trap io_cleanup EXIT; else trap 'io_log "kept $IO_ROOT (run io_cleanup by hand)"' EXIT; fi
 IO_TAG=bench
 n=20
 io_lab bench $n
@@ -56,16 +58,16 @@ wait_count() { # wait_count PROTO N TIMEOUT_S -> prints elapsed ms since $T0 or 
     return 1
 }
 capture_start() { # tcpdump on the router's interface, BGP from one source
-    ip netns exec "$RNS" tcpdump -i "$(io_rif bench $n)" -nn -s0 -w "$IO_ROOT/$1.pcap" "tcp port 179 and src host $2" \
+    ip netns exec "$RNS" tcpdump -U -i "$(io_rif bench $n)" -nn -s0 -w "$IO_ROOT/$1.pcap" "tcp port 179 and src host $2" \
         >/dev/null 2>&1 &
     CAP=$!
     io_track_pid $CAP
     sleep 0.5
 }
-capture_updates() { # UPDATE messages in a capture, as tcpdump's BGP printer sees them
-    sleep 0.3
+capture_updates() { # UPDATE messages in a capture, TCP reassembled (bgp-count.py)
+    sleep 0.5
     io_kill "$CAP"
-    tcpdump -nn -vvv -r "$IO_ROOT/$1.pcap" 2>/dev/null | grep -c 'Update Message (2)'
+    "$IO_PY" "$HERE/bgp-count.py" "$IO_ROOT/$1.pcap" | sed 's/.*updates=\([0-9]*\).*wire_ms=\([0-9.]*\).*first_ms=\([0-9]*\).*/\1 \2 \3/'
 }
 
 # 1. bgp-probe: establish with no routes, then hand it all of them at once.
@@ -85,7 +87,13 @@ capture_start probe "$P4"
 T0=$(now_ms)
 echo "load $IO_ROOT/routes" >&$CTL
 probe_ms=$(wait_count probe "$COUNT" 60)
-probe_wire=$(capture_updates probe)
+# Count from the moment bgp-probe handed the routes to the speaker (its file parsing excluded).
+io_wait 5 grep -q '^loaded ' "$IO_ROOT/probe/out"
+handed=$(sed -n 's/^loaded .* at_ms=\([0-9]*\).*/\1/p' "$IO_ROOT/probe/out" | tail -1)
+[ "$probe_ms" != timeout ] && [ -n "$handed" ] && probe_ms=$((probe_ms + T0 - handed))
+T0=${handed:-$T0}
+read -r probe_wire probe_span probe_first < <(capture_updates probe)
+probe_start_ms=$((probe_first - T0))
 echo status >&$CTL
 sleep 0.3
 after=$(grep '^status ' "$IO_ROOT/probe/out" | tail -1 | cut -d' ' -f2- | jq -r .updatesOut)
@@ -102,15 +110,17 @@ sleep 1
 capture_start exabgp "$E4"
 T0=$(now_ms)
 {
-    printf 'neighbor %s announce attributes next-hop %s origin igp community [ 65021:100 ] nlri' "$R4" "$E4"
+    printf 'neighbor %s announce attributes next-hop %s origin igp community [ 65021:100 ] nlri ' "$R4" "$E4"
     tr '\n' ' ' <"$IO_ROOT/routes"
     echo
 } >>"$EDIR/commands"
 exa_ms=$(wait_count exa "$COUNT" 60)
-exa_wire=$(capture_updates exabgp)
+read -r exa_wire exa_span exa_first < <(capture_updates exabgp)
+exa_start_ms=$((exa_first - T0))
 
 echo
-printf '%-28s %-14s %-16s %s\n' speaker "time to BIRD" "UPDATEs (wire)" "UPDATEs (own counter)"
-printf '%-28s %-14s %-16s %s\n' "anycastd (bgp-probe)" "${probe_ms} ms" "$probe_wire" "$probe_counter"
-printf '%-28s %-14s %-16s %s\n' "ExaBGP 4.2 (API)" "${exa_ms} ms" "$exa_wire" "-"
+printf '%-22s %-13s %-15s %-16s %-15s %s\n' speaker "all at BIRD" "first UPDATE" "on the wire for" "UPDATEs (wire)" "UPDATEs (counter)"
+printf '%-22s %-13s %-15s %-16s %-15s %s\n' "anycastd (bgp-probe)" "${probe_ms} ms" "${probe_start_ms} ms" "${probe_span} ms" "$probe_wire" "$probe_counter"
+printf '%-22s %-13s %-15s %-16s %-15s %s\n' "ExaBGP 4.2 (API)" "${exa_ms} ms" "${exa_start_ms} ms" "${exa_span} ms" "$exa_wire" "-"
+echo "times from handing the routes to the speaker; 'all at BIRD' polls birdc every 5 ms"
 echo "prefixes: $COUNT /32 with one attribute set; bgp-probe RSS ${rss_kb:-?} kB"

@@ -362,7 +362,8 @@ for cell in hold-timer bird-restart; do
 done
 echo
 echo "details (failures and n/a first):"
-sort -t$'\t' -k3,3r "$IO_ROOT/results" | awk -F'\t' '{ printf "  %-10s %-16s %-5s %s\n", $1, $2, $3, $4 }'
+{ awk -F'\t' '$3 != "pass"' "$IO_ROOT/results"; awk -F'\t' '$3 == "pass"' "$IO_ROOT/results"; } |
+    awk -F'\t' '{ printf "  %-10s %-16s %-5s %s\n", $1, $2, $3, $4 }'
 echo "elapsed: $(($(date +%s) - START)) s; logs in $IO_ROOT"
 echo "interop: $passed passed, $failed failed"
 [ $failed = 0 ]

@@ -2,14 +2,17 @@
 # While `anycastd reconcile` runs, drift made behind its back is repaired from netlink events, well
 # before the periodic resync (60 s here): a deleted address, the link set down, the link deleted.
 # Each repair is timed from the change to the moment `ip` sees it repaired; the bound is
-# ANYCASTD_SYSTEM_REPAIR_MS (default 100 ms). Polling with `ip` under TCG adds its own delay.
+# ANYCASTD_SYSTEM_REPAIR_MS (default 3000 ms in the lab). Polling with `ip` under TCG adds its own delay.
 # shellcheck source=Tests/system/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 require_binary
 netns_new
 require_dummy
 veth_new veth-up
-limit=${ANYCASTD_SYSTEM_REPAIR_MS:-100}
+# Under TCG emulation a process runs many times slower than on a real CPU, so the lab only proves the
+# repair is event-driven (far inside the 60 s resync); the 100 ms figure itself is asserted on the host
+# kernel by Tests/interop/daemon-drift.sh.
+limit=${ANYCASTD_SYSTEM_REPAIR_MS:-3000}
 config=$SYS_WORK/anycastd.json
 write_config "$config" 192.0.2.53/32 2001:db8:53::53/128
 all=(192.0.2.53/32 2001:db8:53::53/128)

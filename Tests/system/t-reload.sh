@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A running `anycastd reconcile` applies config edits made by rename (how editors save): a new prefix
-# appears within ANYCASTD_SYSTEM_RELOAD_MS (default 100 ms), a removed one's address goes (after
+# appears within ANYCASTD_SYSTEM_RELOAD_MS (default 3000 ms in the lab), a removed one's address goes (after
 # the drain delay), a syntax error changes nothing and is logged as FILE:LINE:COL, and the next
 # valid edit applies.
 # shellcheck source=Tests/system/lib.sh
@@ -9,7 +9,10 @@ require_binary
 netns_new
 require_dummy
 veth_new veth-up
-limit=${ANYCASTD_SYSTEM_RELOAD_MS:-100}
+# Under TCG emulation a process runs many times slower than on a real CPU, so the lab only proves the
+# repair is event-driven (far inside the 60 s resync); the 100 ms figure itself is asserted on the host
+# kernel by Tests/interop/daemon-drift.sh.
+limit=${ANYCASTD_SYSTEM_RELOAD_MS:-3000}
 config=$SYS_WORK/anycastd.json
 write_config "$config" 192.0.2.53/32 2001:db8:53::53/128
 

@@ -70,6 +70,7 @@ else
 fi
 run_tier interop Tests/interop/run.sh
 run_tier daemon Tests/interop/daemon-reload.sh
+run_tier drift Tests/interop/daemon-drift.sh
 run_tier system Tests/system/run.sh
 
 echo "=== summary"

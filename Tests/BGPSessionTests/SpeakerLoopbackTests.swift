@@ -1,0 +1,224 @@
+// Two BGPSpeakers peering over loopback (127.0.0.1 and 127.0.0.2, test ports): routes flow, only the
+// difference is sent, a shutdown carries its RFC 9003 text, and a malformed message gets the right
+// NOTIFICATION instead of a crash. No namespaces needed; the real-router tier is Tests/interop/run.sh.
+import BGP
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NetAddress
+import Testing
+
+@testable import BGPSession
+
+@Suite(.serialized) struct SpeakerLoopbackTests {
+    static func settings(
+        name: String, peer: String, port: Int, asn: UInt32, localASN: UInt32, local: String, passive: Bool
+    ) -> BGPPeerSettings {
+        BGPPeerSettings(
+            name: name, address: IPAddress(peer)!, port: port, asn: asn, localASN: localASN,
+            routerId: IPv4Address(local)!, localAddress: IPAddress(local)!, passive: passive, holdTime: 9,
+            families: [.ipv4], connectRetrySeconds: 0.5, maximumRetrySeconds: 2)
+    }
+
+    /// Polls `condition` every 20 ms for up to `seconds`.
+    static func eventually(_ seconds: Double = 8, _ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition()
+    }
+
+    static func routes(_ prefixes: [String], asn: UInt32) -> [IPPrefix: RouteAttributes] {
+        var result: [IPPrefix: RouteAttributes] = [:]
+        for text in prefixes {
+            result[IPPrefix(text)!] = .external(localASN: asn, nextHop: .v4(IPv4Address(0)), med: 10)
+        }
+        return result
+    }
+
+    @Test func routesFlowAndShutdownMessageArrives() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let portA = Int.random(in: 20000...29999)
+        let portB = portA + 1
+        let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
+        let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
+        a.setPeers([
+            Self.settings(
+                name: "b", peer: "127.0.0.2", port: portB, asn: 65002, localASN: 65001, local: "127.0.0.1",
+                passive: false)
+        ])
+        b.setPeers([
+            Self.settings(
+                name: "a", peer: "127.0.0.1", port: portA, asn: 65001, localASN: 65002, local: "127.0.0.2",
+                passive: true)
+        ])
+        a.setRoutes(peer: "b", Self.routes(["192.0.2.1/32", "192.0.2.2/32", "192.0.2.3/32"], asn: 65001))
+
+        let received = {
+            b.snapshot().first?.families[.ipv4]?.prefixesReceived ?? -1
+        }
+        #expect(await Self.eventually { received() == 3 }, "B never counted 3 prefixes: \(b.snapshot())")
+        let status = try #require(a.snapshot().first)
+        #expect(status.state == .established)
+        #expect(status.inbound == false)
+        #expect(status.families[.ipv4]?.prefixesSent == 3)
+        // One UPDATE for the three prefixes (one attribute set) plus End-of-RIB.
+        #expect(status.updatesOut == 2)
+
+        a.setRoutes(peer: "b", Self.routes(["192.0.2.1/32", "192.0.2.3/32"], asn: 65001))
+        #expect(await Self.eventually { received() == 2 })
+        #expect(a.snapshot().first?.updatesOut == 3, "a withdrawal is one UPDATE, nothing re-sent")
+        a.setRoutes(peer: "b", Self.routes(["192.0.2.1/32", "192.0.2.3/32"], asn: 65001))
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(a.snapshot().first?.updatesOut == 3, "an unchanged set sends nothing")
+
+        await a.shutdown(message: "maintenance window 42")
+        #expect(
+            await Self.eventually { b.snapshot().first?.lastErrorReceived?.contains("maintenance window 42") == true },
+            "B did not see the shutdown message: \(String(describing: b.snapshot().first))")
+        #expect(await Self.eventually { b.snapshot().first?.state == .active })
+        #expect(b.snapshot().first?.families[.ipv4]?.prefixesReceived ?? 0 == 0)
+        await b.shutdown(message: "done")
+    }
+
+    /// setPeers resets only a peer whose session settings changed (Cease/6) and removes a gone peer with
+    /// Cease/3 after withdrawing; back-off changes alone do not reset.
+    @Test func setPeersResetsOnlyWhatChanged() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let portA = Int.random(in: 40000...49999)
+        let portB = portA + 1
+        let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
+        let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
+        var toB = Self.settings(
+            name: "b", peer: "127.0.0.2", port: portB, asn: 65002, localASN: 65001, local: "127.0.0.1",
+            passive: false)
+        a.setPeers([toB])
+        b.setPeers([
+            Self.settings(
+                name: "a", peer: "127.0.0.1", port: portA, asn: 65001, localASN: 65002, local: "127.0.0.2",
+                passive: true)
+        ])
+        a.setRoutes(peer: "b", Self.routes(["198.51.100.1/32"], asn: 65001))
+        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 1 })
+
+        toB.maximumRetrySeconds = 5
+        a.setPeers([toB])
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(a.snapshot().first?.establishedCount == 1, "a back-off change must not reset the session")
+
+        toB.holdTime = 30
+        a.setPeers([toB])
+        #expect(
+            await Self.eventually { b.snapshot().first?.lastErrorReceived?.contains("Configuration Change") == true },
+            "\(String(describing: b.snapshot().first))")
+        #expect(
+            await Self.eventually {
+                a.snapshot().first?.establishedCount == 2 && a.snapshot().first?.state == .established
+            })
+        // The route is sent again on the new session.
+        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 1 })
+
+        a.setPeers([])
+        #expect(
+            await Self.eventually { b.snapshot().first?.lastErrorReceived?.contains("De-configured") == true },
+            "\(String(describing: b.snapshot().first))")
+        #expect(await Self.eventually { a.snapshot().isEmpty })
+        await a.shutdown(message: "done")
+        await b.shutdown(message: "done")
+    }
+
+    /// Both sides active: connections may cross (RFC 4271 §6.8); either way exactly one session comes up
+    /// on each side and stays up.
+    @Test func bothActiveSettleOnOneSession() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let portA = Int.random(in: 50000...59999)
+        let portB = portA + 1
+        let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
+        let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
+        a.setPeers([
+            Self.settings(
+                name: "b", peer: "127.0.0.2", port: portB, asn: 65002, localASN: 65001, local: "127.0.0.1",
+                passive: false)
+        ])
+        b.setPeers([
+            Self.settings(
+                name: "a", peer: "127.0.0.1", port: portA, asn: 65001, localASN: 65002, local: "127.0.0.2",
+                passive: false)
+        ])
+        a.setRoutes(peer: "b", Self.routes(["203.0.113.7/32"], asn: 65001))
+        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 1 })
+        try await Task.sleep(for: .seconds(2))
+        let sa = try #require(a.snapshot().first)
+        let sb = try #require(b.snapshot().first)
+        #expect(sa.state == .established && sb.state == .established)
+        #expect(sa.establishedCount == 1 && sb.establishedCount == 1, "\(sa) \(sb)")
+        #expect(sa.inbound != sb.inbound, "one side's outbound connection is the other's inbound")
+        await a.shutdown(message: "done")
+        await b.shutdown(message: "done")
+    }
+
+    /// A connection from the configured peer that sends a bad marker gets NOTIFICATION 1/1 and is
+    /// closed; the speaker stays up and accepts a good session afterwards.
+    @Test func malformedHeaderGetsNotificationNotACrash() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let port = Int.random(in: 30000...39999)
+        let b = BGPSpeaker(group: group, logger: logger, listenPort: port)
+        b.setPeers([
+            Self.settings(
+                name: "a", peer: "127.0.0.1", port: 179, asn: 65001, localASN: 65002, local: "127.0.0.2",
+                passive: true)
+        ])
+        #expect(await Self.eventually { b.snapshot().first?.state == .active })
+        try await Task.sleep(for: .milliseconds(200))
+
+        let collector = ByteCollector()
+        let client = try await ClientBootstrap(group: group)
+            .bind(to: try SocketAddress(ipAddress: "127.0.0.1", port: 0))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+            .connect(host: "127.0.0.2", port: port).get()
+        var garbage = client.allocator.buffer(capacity: 19)
+        garbage.writeBytes([UInt8](repeating: 0xFF, count: 15) + [0x00, 0x00, 0x13, 0x04])
+        try await client.writeAndFlush(garbage)
+        try await client.closeFuture.get()
+        let bytes = collector.bytes.withLockedValue { $0 }
+        // Our OPEN comes first, then the NOTIFICATION: find type 3 and read code/subcode.
+        var index = 0
+        var notification: (UInt8, UInt8)?
+        while index + 19 <= bytes.count {
+            let length = Int(bytes[index + 16]) << 8 | Int(bytes[index + 17])
+            if bytes[index + 18] == 3, index + 21 <= bytes.count {
+                notification = (bytes[index + 19], bytes[index + 20])
+            }
+            index += max(length, 19)
+        }
+        #expect(notification?.0 == 1 && notification?.1 == 1, "expected NOTIFICATION 1/1, got \(bytes)")
+        #expect(
+            await Self.eventually(2) { b.snapshot().first?.lastErrorSent?.contains("Header") == true },
+            "\(String(describing: b.snapshot().first))")
+        await b.shutdown(message: "done")
+    }
+}
+
+/// Collects every byte a client channel receives.
+final class ByteCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let bytes = NIOLockedValueBox<[UInt8]>([])
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = Self.unwrapInboundIn(data)
+        bytes.withLockedValue { $0 += buffer.readableBytesView }
+    }
+}
