@@ -39,6 +39,11 @@ fi
 readelf -h "$binary" | grep -q 'Type:[[:space:]]*DYN' || die "$binary is not a position-independent executable"
 readelf -d "$binary" | grep -qE 'BIND_NOW|FLAGS_1.*NOW' || die "$binary lacks BIND_NOW (link with -z now)"
 readelf -l "$binary" | grep -q 'GNU_RELRO' || die "$binary lacks RELRO"
+# packaging/debian/copyright names what is linked in; ICU (Unicode licence) is not, since the program
+# uses FoundationEssentials only. Linking full Foundation again must update the copyright file.
+if readelf -sW "$binary" | grep -q 'icudt[0-9]*_dat' && ! grep -q '^License: Unicode' packaging/debian/copyright; then
+    die "$binary contains ICU data (full Foundation is linked): add ICU and its Unicode licence to packaging/debian/copyright"
+fi
 
 # --- versions ---------------------------------------------------------------------------------------
 changelog=packaging/debian/changelog
