@@ -58,6 +58,16 @@ while (($# > 0)); do
     esac
 done
 (($# > 0)) || [[ -n $script ]] || usage 2
+# The VM's /tmp and /run are fresh, so a working directory under them (a CI clone in /tmp, say) would
+# vanish: share it at the same path instead.
+here=$(pwd -P)
+if [[ $here == /tmp/* || $here == /run/* ]]; then
+    if [[ -z $share ]]; then
+        share=$here
+    elif [[ $here != "$share" && $here != "$share"/* ]]; then
+        lab_die "the working directory $here is under /tmp or /run and must be shared, but --share names $share"
+    fi
+fi
 if [[ $share == *[[:space:],]* ]]; then
     lab_die "--share $share: the path must not contain spaces or commas (qemu and kernel arguments)"
 fi

@@ -4,13 +4,10 @@
 import NetAddress
 
 extension ConfigDecoder {
-    static let peerKeys = [
-        "name", "address", "asn", "localAddress", "passive", "multihop", "ttlSecurity", "passwordFile", "holdTime",
-        "families", "nextHop", "asPathPrepend", "med", "communities", "largeCommunities", "port", "bfd",
-    ]
+    static let peerKeys = ConfigKeys.peer
 
     func decodeBGP(_ node: JSONNode, _ path: JSONPath) -> BGPConfig? {
-        guard let view = object(node, path, known: ["asn", "routerId", "holdTime", "peers"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.bgp) else { return nil }
         let asn = required(view, "asn", asnValue)
         let routerId = required(view, "routerId", ipv4Address)
         if let routerId, routerId.value.isUnspecified {
@@ -170,7 +167,7 @@ extension ConfigDecoder {
     }
 
     private func decodeNextHop(_ node: JSONNode, _ path: JSONPath) -> NextHopConfig? {
-        guard let view = object(node, path, known: ["ipv4", "ipv6"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.nextHop) else { return nil }
         var nextHop = NextHopConfig()
         if let ipv4 = field(view, "ipv4", ipv4Address) {
             if ipv4.value.isUnspecified {
@@ -193,7 +190,7 @@ extension ConfigDecoder {
     }
 
     private func decodeBFD(_ node: JSONNode, _ path: JSONPath) -> BFDConfig? {
-        guard let view = object(node, path, known: ["minInterval", "multiplier"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.bfd) else { return nil }
         var bfd = BFDConfig()
         if let interval = field(view, "minInterval", duration(Duration.milliseconds(10)...Duration.seconds(60))) {
             bfd.minInterval = interval.value

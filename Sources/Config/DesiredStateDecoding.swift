@@ -12,7 +12,7 @@ extension ConfigDecoder {
         guard
             let top = object(
                 root, .root,
-                known: ["$schema", "interface", "bgp", "services", "drain", "control", "metrics", "stateDirectory"])
+                known: ConfigKeys.root)
         else { return nil }
         _ = field(top, "$schema", string)
 
@@ -33,7 +33,7 @@ extension ConfigDecoder {
     }
 
     private func decodeInterface(_ node: JSONNode, _ path: JSONPath) -> InterfaceConfig? {
-        guard let view = object(node, path, known: ["name", "kind", "uplinks", "sysctl"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.interface) else { return nil }
         var config = InterfaceConfig()
         if let name = field(view, "name", interfaceName) { config.name = name.value }
         if let kind = field(view, "kind", choice(["dummy", "existing"])) {
@@ -64,7 +64,7 @@ extension ConfigDecoder {
     }
 
     private func decodeSysctl(_ node: JSONNode, _ path: JSONPath) -> InterfaceSysctl? {
-        guard let view = object(node, path, known: ["arpIgnore", "arpAnnounce", "rpFilter", "setAll"]) else {
+        guard let view = object(node, path, known: ConfigKeys.sysctl) else {
             return nil
         }
         var sysctl = InterfaceSysctl()
@@ -84,7 +84,7 @@ extension ConfigDecoder {
     }
 
     private func decodeDrain(_ node: JSONNode, _ path: JSONPath) -> DrainConfig? {
-        guard let view = object(node, path, known: ["delay", "gracefulShutdown"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.drain) else { return nil }
         var drain = DrainConfig()
         if let delay = field(view, "delay", duration(.zero...Duration.seconds(600))) { drain.delay = delay.value }
         if let graceful = field(view, "gracefulShutdown", bool) { drain.gracefulShutdown = graceful.value }
@@ -92,7 +92,7 @@ extension ConfigDecoder {
     }
 
     private func decodeControl(_ node: JSONNode, _ path: JSONPath) -> ControlConfig? {
-        guard let view = object(node, path, known: ["socket"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.control) else { return nil }
         var control = ControlConfig()
         if let socket = field(view, "socket", absolutePath) {
             // sun_path holds 108 bytes including the terminating NUL.
@@ -107,7 +107,7 @@ extension ConfigDecoder {
     }
 
     private func decodeMetrics(_ node: JSONNode, _ path: JSONPath) -> MetricsConfig? {
-        guard let view = object(node, path, known: ["listen"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.metrics) else { return nil }
         var metrics = MetricsConfig()
         if let listen = field(view, "listen", string) {
             if let parsed = parseListenAddress(listen.value) {

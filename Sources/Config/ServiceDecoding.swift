@@ -4,8 +4,8 @@
 import NetAddress
 
 extension ConfigDecoder {
-    static let serviceKeys = ["name", "prefixes", "peers", "checks", "communities", "largeCommunities", "med"]
-    static let checkKinds = ["dns", "tcp", "exec"]
+    static let serviceKeys = ConfigKeys.service
+    static let checkKinds = ConfigKeys.checkKinds
     /// Record types a liveness query can sensibly ask for. ANY is left out: RFC 8482 lets servers answer it
     /// with a synthesized record, so it proves less than it seems.
     static let dnsTypes = ["A", "AAAA", "SOA", "NS", "TXT", "CNAME", "MX", "PTR", "SRV"]
@@ -161,7 +161,7 @@ extension ConfigDecoder {
 
     private func decodeCheck(_ node: JSONNode, _ path: JSONPath) -> CheckConfig? {
         guard
-            let view = object(node, path, known: Self.checkKinds + ["interval", "timeout", "rise", "fall"])
+            let view = object(node, path, known: ConfigKeys.check)
         else { return nil }
         let kinds = Self.checkKinds.filter(view.has).sorted {
             view.members[$0]!.keyPosition < view.members[$1]!.keyPosition
@@ -208,7 +208,7 @@ extension ConfigDecoder {
     }
 
     private func decodeDNSCheck(_ node: JSONNode, _ path: JSONPath) -> CheckKind? {
-        guard let view = object(node, path, known: ["server", "port", "name", "type", "rcodes"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.dnsCheck) else { return nil }
         let server = field(view, "server", ipAddress)?.value
         let port = field(view, "port", int(1...65535))?.value ?? 53
         var name = "."
@@ -236,7 +236,7 @@ extension ConfigDecoder {
     }
 
     private func decodeTCPCheck(_ node: JSONNode, _ path: JSONPath) -> CheckKind? {
-        guard let view = object(node, path, known: ["address", "port"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.tcpCheck) else { return nil }
         let address = required(view, "address", ipAddress)
         let port = required(view, "port", int(1...65535))
         guard let address, let port else { return nil }
@@ -244,7 +244,7 @@ extension ConfigDecoder {
     }
 
     private func decodeExecCheck(_ node: JSONNode, _ path: JSONPath) -> CheckKind? {
-        guard let view = object(node, path, known: ["command"]) else { return nil }
+        guard let view = object(node, path, known: ConfigKeys.execCheck) else { return nil }
         guard let command = required(view, "command", list(string)) else { return nil }
         guard case .array(let raw) = view["command"]?.value, !raw.isEmpty else {
             report(command.position, command.path, "command must not be empty; give the program and its arguments")

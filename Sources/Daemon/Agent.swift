@@ -4,7 +4,7 @@
 // Netlink events only ring a doorbell that holds at most one pending ring, so a burst of events (for
 // example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
 import Config
-import Foundation
+import FoundationEssentials
 import Health
 import Logging
 import NetAddress
@@ -125,6 +125,14 @@ public actor Agent {
                 scheduleWakeUp(at: deadline)
             }
             for prefix in state.allPrefixes { retiring[prefix] = nil }
+        }
+        if state.metrics.listen != nil, desired?.metrics != state.metrics {
+            logger.warning("metrics.listen: this version serves no metrics yet; the setting has no effect")
+        }
+        for peer in state.bgp.peers where peer.bfd != nil {
+            if desired?.bgp.peers.first(where: { $0.name == peer.name })?.bfd == nil {
+                logger.warning("bgp.peers \(peer.name): this version does not run BFD yet; the hold time detects failures")
+            }
         }
         desired = state
         // A service without checks is healthy from the start; the others start down until they rise.

@@ -4,7 +4,7 @@
 import BGP
 import BGPSession
 import Config
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOCore
 import NetAddress

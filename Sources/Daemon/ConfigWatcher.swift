@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 // Watches the configuration file's directory with inotify, so that saves by editors and configuration
 // management (write a temporary file, rename it over the old one) are seen as well as in-place writes.
@@ -15,9 +15,9 @@ public final class ConfigWatcher: Sendable {
 
     /// Starts watching; fails when the directory cannot be watched.
     public init(path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        directory = url.deletingLastPathComponent().path
-        fileName = url.lastPathComponent
+        let slash = path.lastIndex(of: "/")
+        directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        fileName = slash.map { String(path[path.index(after: $0)...]) } ?? path
         descriptor = inotify_init1(Int32(IN_CLOEXEC))
         guard descriptor >= 0 else { throw DaemonError("inotify: \(String(cString: strerror(errno)))") }
         let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_ATTRIB)
@@ -36,12 +36,24 @@ public final class ConfigWatcher: Sendable {
     /// Changes to the watched file, as they happen, until `stop()`.
     public func changes() -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let thread = Thread { [self] in
+        let body = ThreadBody { [self] in
             readLoop(continuation)
             continuation.finish()
         }
-        thread.name = "anycastd-inotify"
-        thread.start()
+        var handle = pthread_t()
+        let context = Unmanaged.passRetained(body).toOpaque()
+        let status = pthread_create(
+            &handle, nil,
+            { context in
+                Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().run()
+                return nil
+            }, context)
+        if status == 0 {
+            pthread_detach(handle)
+        } else {
+            Unmanaged<ThreadBody>.fromOpaque(context).release()
+            continuation.finish()
+        }
         return stream
     }
 
@@ -89,4 +101,10 @@ public final class ConfigWatcher: Sendable {
 public struct DaemonError: Error, CustomStringConvertible, Sendable {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// A closure handed to a new pthread.
+private final class ThreadBody: Sendable {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }

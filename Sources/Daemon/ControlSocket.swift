@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOPosix
 
@@ -44,7 +44,7 @@ public final class ControlServer: Sendable {
     public static func start(path: String, group: any EventLoopGroup, handler: @escaping Handler) async throws
         -> ControlServer
     {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         try? FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         let channel = try await ServerBootstrap(group: group)

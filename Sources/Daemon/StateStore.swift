@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NetAddress
 
 // What anycastd remembers across restarts and reboots, in the state directory: the addresses it added to
@@ -29,9 +29,9 @@ public struct StateStore: Sendable {
 
     private func readLines(_ name: String) -> [String] {
         guard let text = try? String(contentsOfFile: "\(directory)/\(name)", encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
-            !$0.isEmpty && !$0.hasPrefix("#")
-        }
+        return text.split(separator: "\n").map { line in
+            String(line.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
 
     private func writeLines(_ name: String, _ lines: [String]) throws {

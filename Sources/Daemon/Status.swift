@@ -1,6 +1,6 @@
 // One status model, several renderers (JSON for tools, text for people), as bgpctl does: the agent fills
 // a StatusSnapshot and `anycastd status` prints it.
-import Foundation
+import FoundationEssentials
 
 /// The whole agent at one instant.
 public struct StatusSnapshot: Codable, Sendable, Equatable {

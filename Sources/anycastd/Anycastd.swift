@@ -2,9 +2,13 @@
 import ArgumentParser
 import Config
 import Daemon
-import Foundation
+import FoundationEssentials
 import Logging
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 let defaultConfigPath = "/etc/anycastd/anycastd.json"
 
@@ -14,7 +18,9 @@ struct Anycastd: AsyncParsableCommand {
         commandName: "anycastd",
         abstract: "Announce anycast service addresses over BGP while the local service is healthy.",
         version: anycastdVersion,
-        subcommands: [Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Version.self]
+        subcommands: [
+            Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Version.self, PrintSchema.self,
+        ]
     )
 }
 
@@ -90,7 +96,7 @@ struct Check: ParsableCommand {
             )
         case .failure(let error):
             for diagnostic in error.diagnostics {
-                FileHandle.standardError.write(Data("\(diagnostic)\n".utf8))
+                printError("\(diagnostic)\n")
             }
             throw ExitCode(ExitStatus.config)
         }
@@ -100,6 +106,14 @@ struct Check: ParsableCommand {
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version.")
     func run() { print("anycastd \(anycastdVersion)") }
+}
+
+/// The schema is embedded in the binary, so it matches the reader of exactly this version.
+struct PrintSchema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema",
+        abstract: "Print the JSON Schema (2020-12) of the desired-state file, for editors and CI checks.")
+    func run() { print(ConfigSchema.json) }
 }
 
 /// Where the control socket is: `--socket`, else the configuration's `control.socket`, else the default.
@@ -120,7 +134,7 @@ struct ControlOptions: ParsableArguments {
         do {
             return try ControlClient.send(request, to: socketPath())
         } catch {
-            FileHandle.standardError.write(Data("anycastd: \(error)\n".utf8))
+            printError("anycastd: \(error)\n")
             throw ExitCode(ExitStatus.unavailable)
         }
     }
@@ -137,7 +151,7 @@ struct Status: ParsableCommand {
     func run() throws {
         let response = try control.send(ControlRequest(command: .status))
         guard let status = response.status else {
-            FileHandle.standardError.write(Data("anycastd: \(response.message ?? "no status")\n".utf8))
+            printError("anycastd: \(response.message ?? "no status")\n")
             throw ExitCode(ExitStatus.failure)
         }
         print(json ? status.json() : status.text())
@@ -170,4 +184,10 @@ struct Undrain: ParsableCommand {
 func report(_ response: ControlResponse) throws {
     if let message = response.message { print(message) }
     if !response.ok { throw ExitCode(ExitStatus.failure) }
+}
+
+/// Writes one line to standard error.
+func printError(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }

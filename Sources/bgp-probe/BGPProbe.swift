@@ -16,7 +16,8 @@ struct BGPProbe: AsyncParsableCommand {
         commandName: "bgp-probe",
         abstract: "Peer with one router and announce routes (test and benchmark tool for anycastd's BGP speaker).",
         discussion: """
-            stdin commands: "announce PREFIX", "withdraw PREFIX", "status" (prints "status JSON"),
+            stdin commands (end of stdin keeps the session; SIGINT/SIGTERM mean "stop"):
+            "announce PREFIX", "withdraw PREFIX", "status" (prints "status JSON"),
             "shutdown TEXT" (sets the RFC 9003 message), "load FILE" (announce exactly the prefixes in FILE), "stop". stdout lines: "state STATE [reason]",
             "established inbound|outbound", "refresh ipv4|ipv6", "status {...}", "stopped".
             """)
@@ -173,7 +174,7 @@ struct BGPProbe: AsyncParsableCommand {
             output.line("withdrawn \(desired.count)")
         }
 
-        for await line in StandardInputLines() {
+        for await line in ControlLines() {
             let words = line.split(separator: " ", maxSplits: 1).map(String.init)
             guard let command = words.first else { continue }
             let argument = words.count > 1 ? words[1] : ""
@@ -250,15 +251,23 @@ final class Output: Sendable {
     }
 }
 
-/// stdin, one line at a time, read on a background thread; ends at EOF.
-struct StandardInputLines: AsyncSequence {
+/// Control commands: stdin lines, then "stop" on SIGINT or SIGTERM. End of stdin does not stop the
+/// probe (so `bgp-probe ... </dev/null` keeps its session until it is signalled).
+struct ControlLines: AsyncSequence {
     typealias Element = String
 
     func makeAsyncIterator() -> AsyncStream<String>.Iterator {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self)
         Thread.detachNewThread {
             while let line = readLine() { continuation.yield(line) }
-            continuation.finish()
+        }
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield("stop") }
+            source.resume()
+            // Deliberately kept for the life of the process.
+            _ = Unmanaged.passRetained(source as AnyObject)
         }
         return stream.makeAsyncIterator()
     }

@@ -134,6 +134,38 @@ import Testing
         await b.shutdown(message: "done")
     }
 
+    /// Both sides active: connections may cross (RFC 4271 §6.8); either way exactly one session comes up
+    /// on each side and stays up.
+    @Test func bothActiveSettleOnOneSession() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let portA = Int.random(in: 50000...59999)
+        let portB = portA + 1
+        let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
+        let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
+        a.setPeers([
+            Self.settings(
+                name: "b", peer: "127.0.0.2", port: portB, asn: 65002, localASN: 65001, local: "127.0.0.1",
+                passive: false)
+        ])
+        b.setPeers([
+            Self.settings(
+                name: "a", peer: "127.0.0.1", port: portA, asn: 65001, localASN: 65002, local: "127.0.0.2",
+                passive: false)
+        ])
+        a.setRoutes(peer: "b", Self.routes(["203.0.113.7/32"], asn: 65001))
+        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 1 })
+        try await Task.sleep(for: .seconds(2))
+        let sa = try #require(a.snapshot().first)
+        let sb = try #require(b.snapshot().first)
+        #expect(sa.state == .established && sb.state == .established)
+        #expect(sa.establishedCount == 1 && sb.establishedCount == 1, "\(sa) \(sb)")
+        #expect(sa.inbound != sb.inbound, "one side's outbound connection is the other's inbound")
+        await a.shutdown(message: "done")
+        await b.shutdown(message: "done")
+    }
+
     /// A connection from the configured peer that sends a bad marker gets NOTIFICATION 1/1 and is
     /// closed; the speaker stays up and accepts a good session afterwards.
     @Test func malformedHeaderGetsNotificationNotACrash() async throws {

@@ -23,7 +23,9 @@ while [ $# -gt 0 ]; do
 done
 io_require
 if [ -z "$BIN" ]; then
-    (cd "$REPO" && swift build -c release --product anycastd >/dev/null 2>&1) || io_die "swift build -c release failed"
+    # The shipped build: static Swift runtime, as in the .deb.
+    (cd "$REPO" && swift build -c release --static-swift-stdlib --product anycastd >/dev/null 2>&1) ||
+        io_die "swift build -c release failed"
     BIN="$(cd "$REPO" && swift build -c release --show-bin-path)/anycastd"
 fi
 command -v dnsmasq >/dev/null || io_die "dnsmasq missing (apt-get install dnsmasq-base)"
@@ -50,6 +52,7 @@ p50() { sort -n <<<"$(printf '%s\n' "$@")" | awk '{ v[NR] = $1 } END { print v[i
 route_at_bird() { birdc -s "$RDIR/bird.ctl" show route "$1" 2>/dev/null | grep -q "$1"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+anon_kb() { awk '/^RssAnon/ { print $2 }' "/proc/$1/status"; }
 hz=$(getconf CLK_TCK)
 
 prefixes() { # prefixes COUNT: the dns prefix plus COUNT-1 extra /32s as a JSON list
@@ -96,7 +99,7 @@ t0=$(cpu_ticks $pid)
 sleep 30
 t1=$(cpu_ticks $pid)
 busy_cpu=$(awk -v t=$((t1 - t0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz * 2 }')
-echo "memory, 1 peer, 100 prefixes: anycastd RSS $(($(rss_kb $pid) / 1024)) MB; BIRD RSS $(($(rss_kb "$(cat "$RDIR/bird.pid")") / 1024)) MB (aim < 15 MB)"
+echo "memory, 1 peer, 100 prefixes: anycastd RSS $(($(rss_kb $pid) / 1024)) MB (private anonymous $(($(anon_kb $pid) / 1024)) MB, the rest clean code pages); BIRD RSS $(($(rss_kb "$(cat "$RDIR/bird.pid")") / 1024)) MB (aim < 15 MB)"
 echo "CPU with a DNS check every 100 ms: ${busy_cpu} s per minute = $(awk -v s="$busy_cpu" 'BEGIN { printf "%.2f", s / 60 * 100 }') % of a core (ExaBGP healthcheck: 14 %)"
 
 # 1. Health failure -> route gone at BIRD.

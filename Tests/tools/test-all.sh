@@ -60,6 +60,8 @@ if ((unit_status != 0 && unit_failed == 0)); then unit_failed=1; fi
 echo "unit: $((unit_total - unit_failed)) passed, $unit_failed failed"
 count unit $((unit_total - unit_failed)) "$unit_failed"
 
+run_tier packaging Tests/packaging/run.sh
+
 echo "=== fuzz (30 s; the corpus of past crashes is replayed by BGPTests; \`make fuzz\` runs longer)"
 if Tests/fuzz/run.sh 30 >"$logs/fuzz.log" 2>&1; then
     tail -1 "$logs/fuzz.log"
@@ -71,7 +73,15 @@ fi
 run_tier interop Tests/interop/run.sh
 run_tier daemon Tests/interop/daemon-reload.sh
 run_tier drift Tests/interop/daemon-drift.sh
-run_tier system Tests/system/run.sh
+echo "=== deb (the system tier installs it in the kernel lab)"
+if make deb >"$logs/deb.log" 2>&1; then
+    tail -3 "$logs/deb.log"
+else
+    tail -30 "$logs/deb.log"
+    echo "deb: make deb failed; t-deb will fail for want of the package"
+fi
+# Installing and purging the package under TCG takes minutes; give each system test file room.
+ANYCASTD_SYSTEM_TIMEOUT=${ANYCASTD_SYSTEM_TIMEOUT:-420} run_tier system Tests/system/run.sh
 
 echo "=== summary"
 for line in "${tier_result[@]}"; do echo "  $line"; done
