@@ -4,12 +4,17 @@
 // Netlink events only ring a doorbell that holds at most one pending ring, so a burst of events (for
 // example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
 import Config
+import Dispatch
 import FoundationEssentials
 import Health
 import Logging
 import NetAddress
 import Netlink
 import Reconciler
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Knobs of a running agent that are not part of the desired-state file.
 public struct AgentOptions: Sendable {
@@ -131,7 +136,8 @@ public actor Agent {
         }
         for peer in state.bgp.peers where peer.bfd != nil {
             if desired?.bgp.peers.first(where: { $0.name == peer.name })?.bfd == nil {
-                logger.warning("bgp.peers \(peer.name): this version does not run BFD yet; the hold time detects failures")
+                logger.warning(
+                    "bgp.peers \(peer.name): this version does not run BFD yet; the hold time detects failures")
             }
         }
         desired = state
@@ -303,5 +309,12 @@ public actor Agent {
         }
         await announcer.shutdown(message: "anycastd stopping")
         logger.notice("stopped")
+        // Routers already know; nothing left to do may keep the process alive. If releasing the monitors
+        // and sockets takes longer than this, exit anyway rather than let systemd kill a finished agent.
+        let logger = self.logger
+        DispatchQueue.global().asyncAfter(deadline: .now() + 3) {
+            logger.warning("cleanup after stop took over 3 s; exiting")
+            exit(ExitStatus.ok)
+        }
     }
 }

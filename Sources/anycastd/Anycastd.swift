@@ -74,7 +74,8 @@ struct Reconcile: AsyncParsableCommand {
             throw ExitCode(ExitStatus.failure)
         }
         let status = once || dryRun ? await agent.reconcileOnce(dryRun: dryRun) : await agent.run()
-        if status != 0 { throw ExitCode(status) }
+        // Exit here: nothing else is left to finish, and threads of libraries must not hold the process.
+        exit(status)
     }
 }
 
