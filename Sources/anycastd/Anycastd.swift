@@ -75,7 +75,7 @@ struct Reconcile: AsyncParsableCommand {
         }
         let status = once || dryRun ? await agent.reconcileOnce(dryRun: dryRun) : await agent.run()
         // Exit here: nothing else is left to finish, and threads of libraries must not hold the process.
-        exit(status)
+        Glibc.exit(status)
     }
 }
 
