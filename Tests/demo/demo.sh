@@ -38,7 +38,7 @@ if [[ ${1:-} != --inside ]]; then
         exec "$0" --inside
     fi
     echo "This kernel ($(uname -r)) has no dummy link type: running the demo in the kernel lab (a stock Debian kernel under qemu)."
-    exec lab/run.sh --timeout 600 -- "$root/Tests/demo/demo.sh" --inside
+    exec Tests/lab/run.sh --timeout 600 -- "$root/Tests/demo/demo.sh" --inside
 fi
 
 # --- inside the lab ----------------------------------------------------------------------------

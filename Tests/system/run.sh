@@ -4,7 +4,7 @@
 #
 #   Tests/system/run.sh [--host] [--each] [t-NAME...]
 #
-# By default all tests run in ONE boot of the kernel lab (lab/run.sh: a stock Debian kernel under
+# By default all tests run in ONE boot of the kernel lab (Tests/lab/run.sh: a stock Debian kernel under
 # qemu; one boot costs 8-15 s under TCG and every test makes its own namespace, so one boot is
 # enough isolation). --each boots once per test file instead. --host runs them on this machine's
 # kernel directly (only useful where the kernel has the dummy link type). The binary is
@@ -79,8 +79,8 @@ run_here() {
 }
 
 if [[ $mode != inside ]]; then
-    # shellcheck source=lab/common.sh
-    source "$root/lab/common.sh"
+    # shellcheck source=Tests/lab/common.sh
+    source "$root/Tests/lab/common.sh"
     lab_need_packages iproute2 procps coreutils
     if [[ ! -x $ANYCASTD_BIN ]]; then
         echo "system: $ANYCASTD_BIN is missing or not executable; build it first (swift build) or set ANYCASTD_BIN" >&2
@@ -95,14 +95,14 @@ host | inside)
     ;;
 vm)
     timeout=$((${ANYCASTD_SYSTEM_TIMEOUT:-180} * ${#tests[@]} + 120))
-    exec "$root/lab/run.sh" --timeout "$timeout" -- "$here/run.sh" --inside "${tests[@]##*/}"
+    exec "$root/Tests/lab/run.sh" --timeout "$timeout" -- "$here/run.sh" --inside "${tests[@]##*/}"
     ;;
 each)
     passed=0
     failed=0
     for f in "${tests[@]}"; do
         rc=0
-        "$root/lab/run.sh" --timeout $((${ANYCASTD_SYSTEM_TIMEOUT:-180} + 120)) -- "$here/run.sh" --inside "${f##*/}" \
+        "$root/Tests/lab/run.sh" --timeout $((${ANYCASTD_SYSTEM_TIMEOUT:-180} + 120)) -- "$here/run.sh" --inside "${f##*/}" \
             | grep -v '^system: ' || rc=$?
         if ((rc == 0)); then passed=$((passed + 1)); else failed=$((failed + 1)); fi
     done

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the lab's initramfs: busybox-static with its applet links, the modules needed to reach the
 # host's / (virtio_pci, 9pnet_virtio, 9p, overlay, plus their dependencies from modules.dep) and
-# lab/init.sh as /init. Cached in the lab cache by a hash of everything that goes in; prints
+# Tests/lab/init.sh as /init. Cached in the lab cache by a hash of everything that goes in; prints
 #   INITRAMFS=/path/to/initramfs-HASH.cpio.gz
 # Uses KERNEL_VERSION/KERNEL_MODULES from the environment, or runs kernel.sh to get them.
 set -euo pipefail
-# shellcheck source=lab/common.sh
+# shellcheck source=Tests/lab/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 if [[ -z ${KERNEL_VERSION:-} || -z ${KERNEL_MODULES:-} ]]; then

@@ -38,7 +38,7 @@ echo "from the vm" >"$ANYCASTD_LAB_SHARE/result.txt"
 exit 3
 INSIDE
 
-cd "$lab/.."
+cd "$lab/../.."
 start=$EPOCHREALTIME
 rc=0
 out=$(ANYCASTD_SELFTEST_VAR=passed "$lab/run.sh" --timeout 300 --share "$work" "$work/inside.sh" hello 2>"$work/stderr") || rc=$?

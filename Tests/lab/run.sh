@@ -3,8 +3,8 @@
 # kernel lacks (the dummy link type) can be tested. The VM's root is the host's / (read-only 9p,
 # tmpfs overlay on top: writes stay in the VM); the working directory is the caller's.
 #
-#   lab/run.sh [--timeout SECONDS] [--share DIR] [--env NAME=VALUE]... -- COMMAND [ARG...]
-#   lab/run.sh [options] SCRIPT [ARG...]       (the script is copied in, so it may live in /tmp)
+#   Tests/lab/run.sh [--timeout SECONDS] [--share DIR] [--env NAME=VALUE]... -- COMMAND [ARG...]
+#   Tests/lab/run.sh [options] SCRIPT [ARG...]       (the script is copied in, so it may live in /tmp)
 #
 #   --timeout SECONDS  kill the VM after this long (default 600); run.sh then exits 124
 #   --share DIR        share the host folder DIR read-write, at the same path inside the VM
@@ -14,7 +14,7 @@
 # command sees ANYCASTD_LAB=1, host /tmp and /run are fresh tmpfs, and `ip link add X type dummy`
 # loads the module as on a real host. ANYCASTD_LAB_VERBOSE=1 shows the kernel console on stderr.
 set -euo pipefail
-# shellcheck source=lab/common.sh
+# shellcheck source=Tests/lab/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure a stock Debian 12 kernel (linux-image-6.1.0-N-amd64, the generic flavour, which has
 # dummy, veth, 9p and overlay as modules) is unpacked in the lab cache, and prints where it is as
-# shell assignments for run.sh and initramfs.sh: eval "$(lab/kernel.sh)".
+# shell assignments for run.sh and initramfs.sh: eval "$(Tests/lab/kernel.sh)".
 #   KERNEL_VERSION  e.g. 6.1.0-56-amd64
 #   KERNEL_ROOT     the unpacked package (boot/, lib/modules/)
 #   KERNEL_IMAGE    KERNEL_ROOT/boot/vmlinuz-VERSION
 #   KERNEL_MODULES  KERNEL_ROOT/lib/modules/VERSION, with modules.dep and modules.alias from depmod
 # Fast when cached; downloads about 70 MB otherwise. ANYCASTD_LAB_CACHE moves the cache.
 set -euo pipefail
-# shellcheck source=lab/common.sh
+# shellcheck source=Tests/lab/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
