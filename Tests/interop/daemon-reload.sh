@@ -113,6 +113,22 @@ check "r1 keeps every route after a broken edit" has_route 1 192.0.2.54/32
 check "the broken edit is logged with its position" grep -Eq "anycastd.json:1:[0-9]+: bgp: " "$IO_ROOT/anycastd.log"
 check "the broken edit kept r1's session" [ "$(since 1)" = "$r1_since" ]
 
+# 5. A stop with a long drain delay: the first SIGTERM starts the drain, a second one exits at once.
+write_config 12s 65011:81 192.0.2.54/32 no
+sed -i 's/"delay": "1s"/"delay": "30s"/' "$IO_ROOT/anycastd.json"
+sleep 0.5
+pid=$(tail -1 "$IO_ROOT/pids")
+kill -TERM "$pid"
+sleep 1
+check "after one SIGTERM the agent is still draining" kill -0 "$pid"
+check "routes still at r1 during a GRACEFUL_SHUTDOWN drain" has_route 1 192.0.2.53/32
+t0=$(date +%s%N)
+kill -TERM "$pid"
+wait "$pid"
+status=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "a second SIGTERM exits at once ($ms ms, status $status)" [ "$ms" -lt 1000 ]
+
 [ "$failed" = 0 ] || { echo "# anycastd log:"; sed 's/^/#   /' "$IO_ROOT/anycastd.log"; }
 echo "1..$n"
 echo "daemon: $passed passed, $failed failed"
