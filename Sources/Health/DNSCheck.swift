@@ -58,15 +58,10 @@ struct DNSCheck: Sendable {
 
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
-            var entries = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-            if let cancel { entries.append(cancel.pollEntry) }
-            let timeoutMs = pollTimeout(until: deadline)
-            let ready = timeoutMs == 0 ? 0 : poll(&entries, nfds_t(entries.count), timeoutMs)
-            if cancel?.isFired == true { return (false, "cancelled") }
-            if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 || entries[0].revents == 0 {
-                if monotonicNanos() < deadline && ready >= 0 { continue }
-                return (false, "\(endpoint): no answer within \(Duration.nanoseconds(timeout).humanText)")
+            switch wait(for: fd, events: Int16(POLLIN), until: deadline, cancel: cancel) {
+            case .cancelled: return (false, "cancelled")
+            case .timedOut: return (false, "\(endpoint): no answer within \(Duration.nanoseconds(timeout).humanText)")
+            case .ready: break
             }
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_TRUNC)) }
             if count < 0 {

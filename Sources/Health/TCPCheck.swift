@@ -27,23 +27,16 @@ struct TCPCheck: Sendable {
         case .failure(let failure): return (false, "\(endpoint): \(failure.text)")
         }
         defer { close(fd) }
-        while true {
-            var entries = [pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)]
-            if let cancel { entries.append(cancel.pollEntry) }
-            let timeoutMs = pollTimeout(until: deadline)
-            let ready = timeoutMs == 0 ? 0 : poll(&entries, nfds_t(entries.count), timeoutMs)
-            if cancel?.isFired == true { return (false, "cancelled") }
-            if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 || entries[0].revents == 0 {
-                if monotonicNanos() < deadline && ready >= 0 { continue }
-                return (false, "\(endpoint): not connected within \(Duration.nanoseconds(timeout).humanText)")
-            }
-            var code: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            if getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0 { code = errno }
-            if code == 0 { return (true, "connected") }
-            if code == ECONNREFUSED { return (false, "\(endpoint): connection refused") }
-            return (false, "\(endpoint): connect: \(errorText(code))")
+        switch wait(for: fd, events: Int16(POLLOUT), until: deadline, cancel: cancel) {
+        case .cancelled: return (false, "cancelled")
+        case .timedOut: return (false, "\(endpoint): not connected within \(Duration.nanoseconds(timeout).humanText)")
+        case .ready: break
         }
+        var code: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &length) != 0 { code = errno }
+        if code == 0 { return (true, "connected") }
+        if code == ECONNREFUSED { return (false, "\(endpoint): connection refused") }
+        return (false, "\(endpoint): connect: \(errorText(code))")
     }
 }

@@ -42,6 +42,29 @@ func pollTimeout(until deadline: Int64) -> Int32 {
     return Int32(clamping: (remaining + 999_999) / 1_000_000)
 }
 
+/// How a wait for one descriptor ended.
+enum Readiness {
+    case ready
+    case cancelled
+    case timedOut
+}
+
+/// Waits until `fd` reports one of `events`, the deadline (monotonic nanoseconds) passes, or the check is
+/// cancelled. Interrupted and early wake-ups wait again for the rest of the time.
+func wait(for fd: Int32, events: Int16, until deadline: Int64, cancel: CancelSignal?) -> Readiness {
+    while true {
+        var entries = [pollfd(fd: fd, events: events, revents: 0)]
+        if let cancel { entries.append(cancel.pollEntry) }
+        let timeoutMs = pollTimeout(until: deadline)
+        let ready = timeoutMs == 0 ? 0 : poll(&entries, nfds_t(entries.count), timeoutMs)
+        if cancel?.isFired == true { return .cancelled }
+        if ready < 0 && errno == EINTR { continue }
+        if ready > 0 && entries[0].revents != 0 { return .ready }
+        if monotonicNanos() < deadline && ready >= 0 { continue }
+        return .timedOut
+    }
+}
+
 /// A one-shot cancel flag that a poll(2) can wait on: once fired, its read end stays readable.
 /// If no pipe can be had (descriptors exhausted), waits still end at their deadlines; only the early
 /// wake-up is lost.
