@@ -28,6 +28,13 @@ extension Agent {
         return phases
     }
 
+    /// The established peers that were last handed `prefix` (all prefixes when nil), sorted.
+    func peersAnnouncing(_ prefix: IPPrefix?, established: Set<String>) -> [String] {
+        lastRoutes.filter { peer, routes in
+            established.contains(peer) && (prefix.map { routes[$0] != nil } ?? !routes.isEmpty)
+        }.keys.sorted()
+    }
+
     /// Evaluates the rule for every prefix and hands the result to the announcer.
     func updateAnnouncements() async {
         guard let state = desired else { return }

@@ -30,7 +30,7 @@ extension Agent {
                     lastResult: $0.lastResult ?? "no result yet")
             }
             let prefixes = service.prefixes.map { prefix in
-                let peers = lastRoutes.filter { established.contains($0.key) && $0.value[prefix] != nil }.keys.sorted()
+                let peers = peersAnnouncing(prefix, established: established)
                 return PrefixReport(
                     prefix: prefix.description, addressPresent: present.contains(prefix), announcedTo: peers,
                     gracefulShutdown: lastVerdicts[prefix]?.gracefulShutdown ?? false,

@@ -121,7 +121,7 @@ public actor Agent {
             let established = await announcer.establishedPeers()
             let deadline = ContinuousClock.now + state.drain.delay
             for prefix in removed.sorted() {
-                let announced = lastRoutes.contains { established.contains($0.key) && $0.value[prefix] != nil }
+                let announced = !peersAnnouncing(prefix, established: established).isEmpty
                 guard announced else { continue }
                 retiring[prefix] = deadline
                 logger.info(
@@ -293,7 +293,7 @@ public actor Agent {
     func gracefulStop() async {
         SystemdNotify.send("STOPPING=1")
         let established = await announcer.establishedPeers()
-        let announced = lastRoutes.contains { established.contains($0.key) && !$0.value.isEmpty }
+        let announced = !peersAnnouncing(nil, established: established).isEmpty
         stopStarted = .now
         let delay = desired?.drain.delay ?? .zero
         if announced {

@@ -11,11 +11,10 @@ import Logging
 public struct StderrLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
-    private let label: String
     private let journal: Bool
 
+    /// `label` is the logger's name; one line per event needs no name, so it is not printed.
     public init(label: String, level: Logger.Level = .info) {
-        self.label = label
         self.logLevel = level
         self.journal = getenv("JOURNAL_STREAM") != nil
     }
