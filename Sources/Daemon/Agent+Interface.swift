@@ -19,19 +19,21 @@ extension Agent {
         return target
     }
 
+    /// Observes the host and plans the interface; nil (logged) when netlink cannot be read.
+    func planInterface(_ state: DesiredState) -> InterfacePlan? {
+        do {
+            lastObserved = try observe()
+        } catch {
+            logger.error("cannot read the host's interfaces: \(error)")
+            return nil
+        }
+        return InterfacePlanner.plan(target: currentTarget(state), observed: lastObserved)
+    }
+
     /// Observes the host, plans, applies, and logs what changed. Returns false if anything failed.
     @discardableResult
     func reconcileInterface() -> Bool {
-        guard let state = desired else { return false }
-        let observed: ObservedHost
-        do {
-            observed = try observe()
-        } catch {
-            logger.error("cannot read the host's interfaces: \(error)")
-            return false
-        }
-        lastObserved = observed
-        let plan = InterfacePlanner.plan(target: currentTarget(state), observed: observed)
+        guard let state = desired, let plan = planInterface(state) else { return false }
         if plan.warnings + plan.errors != lastWarnings {
             for error in plan.errors { logger.error("\(error)") }
             for warning in plan.warnings { logger.warning("\(warning)") }

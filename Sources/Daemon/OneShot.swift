@@ -21,14 +21,7 @@ extension Agent {
             return ExitStatus.config
         }
         if dryRun {
-            let observed: ObservedHost
-            do {
-                observed = try observe()
-            } catch {
-                logger.error("cannot read the host's interfaces: \(error)")
-                return ExitStatus.failure
-            }
-            let plan = InterfacePlanner.plan(target: currentTarget(state), observed: observed)
+            guard let plan = planInterface(state) else { return ExitStatus.failure }
             for error in plan.errors { print("error: \(error)") }
             for warning in plan.warnings { print("warning: \(warning)") }
             if plan.operations.isEmpty {
