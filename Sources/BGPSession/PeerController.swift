@@ -323,6 +323,12 @@ final class PeerController: BGPConnectionOwner {
             // Take the peer's connection instead of our attempt still in flight (the machine says
             // cancelConnect; the attempt is dropped here already so that the new handler can attach).
             if let pending = primary.handler, primary.connecting {
+                // Both sides connecting at once: if each dropped its own attempt for the other's, both
+                // would lose and back off in step, forever. Both see the same address pair, so the side
+                // with the higher address keeps its attempt and refuses; the other yields to it.
+                if let local = settings.localAddress, local > settings.address {
+                    return channel.close()
+                }
                 primary.handler = nil
                 primary.connecting = false
                 pending.close()
