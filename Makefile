@@ -20,7 +20,7 @@ test:
 	Tests/tools/test-all.sh
 
 unit: deps
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 demo: build
 	Tests/demo/demo.sh
