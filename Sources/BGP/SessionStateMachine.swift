@@ -294,6 +294,18 @@ public struct SessionStateMachine: Sendable {
         case (_, .tcpConnected):
             break  // a second connection is the shell's to resolve (CollisionResolution)
 
+        case (.openSent, .tcpFailed(let reason)), (.openSent, .tcpClosed(let reason)):
+            // RFC 4271 §8.2.2, OpenSent, event 18: back to Active, where a connection from the peer is
+            // still taken. Our own next attempt waits the back-off. (Idle would refuse the peer too:
+            // two speakers whose first connections crossed could then refuse each other in turn for ever.)
+            consecutiveErrors += 1
+            record(LastError(direction: .local, reason: "connection closed: \(reason)", time: now), &actions)
+            actions.append(.cancelTimer(.hold))
+            negotiated = nil
+            direction = nil
+            actions.append(.armTimer(.connectRetry, idleHoldTime(jitter: jitter)))
+            transition(to: .active, &actions)
+
         case (_, .tcpFailed(let reason)), (_, .tcpClosed(let reason)):
             fail(LastError(direction: .local, reason: "connection closed: \(reason)", time: now), &actions, now, jitter)
 

@@ -256,7 +256,8 @@ final class PeerController: BGPConnectionOwner {
             feed(.collisionLost, to: loser)
             return
         }
-        if other.machine.state == .idle {
+        if other.machine.state == .idle || other.handler == nil {
+            // A candidate only follows the inbound connection it was made for: without it, it is done.
             other.cancelAllTimers()
             candidate = nil
         } else if primary.machine.state == .idle || !primary.machine.isStarted {
@@ -320,31 +321,18 @@ final class PeerController: BGPConnectionOwner {
         let session: Session
         switch primary.machine.state {
         case .connect, .active:
-            // Take the peer's connection instead of our attempt still in flight (the machine says
-            // cancelConnect; the attempt is dropped here already so that the new handler can attach).
-            if let pending = primary.handler, primary.connecting {
-                // Both sides connecting at once: if each dropped its own attempt for the other's, both
-                // would lose and back off in step, forever. Both see the same address pair, so the side
-                // with the higher address keeps its attempt and refuses; the other yields to it.
-                if let local = settings.localAddress, local > settings.address {
-                    return channel.close()
-                }
-                primary.handler = nil
-                primary.connecting = false
-                pending.close()
+            if primary.handler != nil, primary.connecting {
+                // Both sides connecting at once: our attempt goes on and the peer's connection is
+                // negotiated beside it; once OPENs are exchanged CollisionResolution keeps one (§6.8).
+                // Refusing or dropping either one here lets two active speakers fail in step, forever.
+                guard candidate == nil else { return channel.close() }
+                session = makeCandidate()
+            } else {
+                session = primary
             }
-            session = primary
         case .openSent, .openConfirm, .established:
             guard candidate == nil else { return channel.close() }
-            let second = Session(machine: SessionStateMachine(configuration: Self.configuration(settings)))
-            // Started only to leave Idle; it must not connect out: it follows this inbound connection.
-            let actions = second.machine.handle(.start, now: now())
-            for action in actions {
-                if case .connect = action { continue }
-                execute(action, for: second)
-            }
-            candidate = second
-            session = second
+            session = makeCandidate()
         case .idle:
             // Idle (back-off after an error) refuses connections (RFC 4271 §8.2.2).
             return channel.close()
@@ -369,6 +357,19 @@ final class PeerController: BGPConnectionOwner {
                 if session.handler === handler { session.handler = nil }
                 return channel.close()
             }.nonisolated()
+    }
+
+    /// A second machine for an inbound connection that arrives while the primary one has its own
+    /// connection or attempt. Started only to leave Idle: it must not connect out, it follows the inbound.
+    private func makeCandidate() -> Session {
+        let second = Session(machine: SessionStateMachine(configuration: Self.configuration(settings)))
+        let actions = second.machine.handle(.start, now: now())
+        for action in actions {
+            if case .connect = action { continue }
+            execute(action, for: second)
+        }
+        candidate = second
+        return second
     }
 
     private func session(of handler: BGPConnectionHandler) -> Session? {
@@ -422,8 +423,14 @@ final class PeerController: BGPConnectionOwner {
 
     private func established(_ session: Session) {
         if session !== primary {
-            // The candidate won: it is the session from now on.
+            // The candidate won: it is the session from now on; an attempt of the old one still in
+            // flight is abandoned.
             primary.cancelAllTimers()
+            if let pending = primary.handler {
+                primary.handler = nil
+                primary.connecting = false
+                pending.close()
+            }
             primary = session
             candidate = nil
         }

@@ -166,6 +166,46 @@ import Testing
         await b.shutdown(message: "done")
     }
 
+    /// Both sides active, and `a`'s first connection is taken and closed by `b` before `b` knows `a`
+    /// (as a router does before its configuration is loaded). `a` then waits its back-off in Active, so
+    /// `b`'s connection is taken and the session comes up; a machine that waited in Idle would refuse
+    /// it, and the two would refuse each other's attempts in turn.
+    @Test func firstConnectionClosedByAnUnreadyPeerStillConverges() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let portA = Int.random(in: 45000...49998)
+        let portB = portA + 1
+        let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
+        let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
+        // b listens on 127.0.0.2 for another neighbor only: a's connection is closed unanswered.
+        b.setPeers([
+            Self.settings(
+                name: "x", peer: "127.0.0.9", port: portA, asn: 65009, localASN: 65002, local: "127.0.0.2",
+                passive: true)
+        ])
+        try await Task.sleep(for: .milliseconds(200))
+        a.setPeers([
+            Self.settings(
+                name: "b", peer: "127.0.0.2", port: portB, asn: 65002, localASN: 65001, local: "127.0.0.1",
+                passive: false)
+        ])
+        #expect(
+            await Self.eventually { a.snapshot().first?.lastFailure?.contains("closed") == true },
+            "a's first connection must have been closed by b: \(String(describing: a.snapshot().first))")
+        b.setPeers([
+            Self.settings(
+                name: "a", peer: "127.0.0.1", port: portA, asn: 65001, localASN: 65002, local: "127.0.0.2",
+                passive: false)
+        ])
+        #expect(
+            await Self.eventually {
+                a.snapshot().first?.state == .established && b.snapshot().first?.state == .established
+            }, "\(String(describing: a.snapshot().first)) \(String(describing: b.snapshot().first))")
+        await a.shutdown(message: "done")
+        await b.shutdown(message: "done")
+    }
+
     /// A connection from the configured peer that sends a bad marker gets NOTIFICATION 1/1 and is
     /// closed; the speaker stays up and accepts a good session afterwards.
     @Test func malformedHeaderGetsNotificationNotACrash() async throws {

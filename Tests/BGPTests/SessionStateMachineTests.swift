@@ -278,21 +278,40 @@ struct Harness {
         for _ in 0..<8 {
             chained.handle(.tcpConnected(.outbound))
             chained.handle(.tcpClosed(reason: "reset by peer"), jitter: 1)
-            backoff.append(chained.timers[.idleHold]! - chained.now)
-            chained.advance(to: chained.timers[.idleHold]!)
+            #expect(chained.state == .active)
+            backoff.append(chained.timers[.connectRetry]! - chained.now)
+            chained.advance(to: chained.timers[.connectRetry]!)
             #expect(chained.state == .connect)
         }
         #expect(backoff.map { $0 / .seconds(1) } == [5, 10, 20, 40, 80, 160, 300, 300])
         chained.handle(.tcpConnected(.outbound))
         chained.handle(.tcpClosed(reason: "again"), jitter: 0)
-        #expect(chained.timers[.idleHold]! - chained.now == .seconds(225))
+        #expect(chained.timers[.connectRetry]! - chained.now == .seconds(225))
         // An admin start clears the count: the next error waits 5 s again.
         chained.handle(.start)
         #expect(chained.machine.consecutiveErrors == 0)
-        #expect(chained.state == .connect)
+        #expect(chained.state == .active)
         chained.handle(.tcpConnected(.outbound))
         chained.handle(.tcpClosed(reason: "again"), jitter: 1)
-        #expect(chained.timers[.idleHold]! - chained.now == .seconds(5))
+        #expect(chained.timers[.connectRetry]! - chained.now == .seconds(5))
+    }
+
+    /// A connection that closes in OpenSent leaves the machine in Active, not Idle: while it waits the
+    /// back-off before its own next attempt, the peer's connection is still taken (RFC 4271 §8.2.2).
+    @Test func closeInOpenSentStillTakesThePeersConnection() {
+        var harness = Harness()
+        harness.handle(.start)
+        harness.handle(.tcpConnected(.outbound))
+        harness.handle(.tcpClosed(reason: "closed by the peer"))
+        #expect(harness.state == .active)
+        #expect(harness.timers[.idleHold] == nil)
+        #expect(harness.timers[.hold] == nil)
+        #expect(harness.machine.lastError?.reason.contains("closed by the peer") == true)
+        let actions = harness.handle(.tcpConnected(.inbound))
+        #expect(harness.state == .openSent)
+        #expect(actions.contains(.cancelTimer(.connectRetry)))
+        #expect(actions.contains { if case .sendMessage(.open) = $0 { true } else { false } })
+        #expect(!actions.contains(.closeConnection))
     }
 
     @Test func cleanCloseByThePeerReconnectsFast() {
@@ -317,7 +336,7 @@ struct Harness {
         for _ in 0..<3 {
             harness.handle(.tcpConnected(.outbound))
             harness.handle(.tcpClosed(reason: "flap"))
-            harness.advance(to: harness.timers[.idleHold]!)
+            harness.advance(to: harness.timers[.connectRetry]!)
         }
         #expect(harness.machine.consecutiveErrors == 3)
         harness.handle(.tcpConnected(.outbound))
