@@ -18,6 +18,8 @@ let package = Package(
     targets: [
         // libmnl and the rtnetlink headers; only Netlink imports it.
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        // Process-level calls Swift cannot make itself (prctl is variadic); used by Health's exec check.
+        .target(name: "CProcess"),
         // IPv4/IPv6 addresses and prefixes shared by every module; pure.
         .target(name: "NetAddress", swiftSettings: strict),
         // Typed rtnetlink messages, dumps, batches and the monitor, over libmnl.
@@ -48,19 +50,20 @@ let package = Package(
         ),
         // Health checks (DNS, TCP, exec) and the rise/fall state machine; plain sockets and posix_spawn on one
         // thread per check, so no NIO.
-        .target(name: "Health", dependencies: ["Config", "NetAddress"], swiftSettings: strict),
+        .target(name: "Health", dependencies: ["Config", "NetAddress", "CProcess"], swiftSettings: strict),
         // Benchmark: DNS check CPU cost and failure-detection latency against dnsmasq (Tests/bench/health-cpu.sh).
         .executableTarget(
             name: "health-bench", dependencies: ["Health", "Config", "NetAddress"], swiftSettings: strict),
         // Pure planner: desired vs observed state -> ordered netlink operations and announcements.
         .target(name: "Reconciler", dependencies: ["Config", "Netlink", "NetAddress"], swiftSettings: strict),
-        // The actor that wires everything together, control socket, signals, lifecycle.
+        // The actor that wires everything together, control socket, metrics endpoint, signals, lifecycle.
         .target(
             name: "Daemon",
             dependencies: [
                 "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "Health", "NetAddress",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -100,7 +103,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress"]),
+        .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress", "CProcess"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
     ],

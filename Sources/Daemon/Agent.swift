@@ -60,6 +60,14 @@ public actor Agent {
     /// What each peer was last told to have.
     var lastRoutes: [String: [IPPrefix: Announcement]] = [:]
     var lastVerdicts: [IPPrefix: PrefixVerdict] = [:]
+    /// The `metrics.listen` endpoint while the agent runs; nil when not configured or not bound.
+    var metricsServer: MetricsServer?
+    var metricsApplying = false
+    var metricsDirty = false
+    /// The last bind failure, logged once until it changes.
+    var metricsFailure: String?
+    /// True from the start of `run()`: only a running agent serves metrics.
+    var serving = false
     /// Reconcile requests; buffering the newest one only coalesces bursts.
     let doorbell: AsyncStream<Void>.Continuation
     let doorbellStream: AsyncStream<Void>
@@ -131,9 +139,6 @@ public actor Agent {
             }
             for prefix in state.allPrefixes { retiring[prefix] = nil }
         }
-        if state.metrics.listen != nil, desired?.metrics != state.metrics {
-            logger.warning("metrics.listen: this version serves no metrics yet; the setting has no effect")
-        }
         for peer in state.bgp.peers where peer.bfd != nil {
             if desired?.bgp.peers.first(where: { $0.name == peer.name })?.bfd == nil {
                 logger.warning(
@@ -148,6 +153,43 @@ public actor Agent {
                 (name: service.name, checks: service.checks, defaultDNSServer: service.prefixes.first?.address)
             })
         await announcer.configure(state)
+        if serving { await applyMetricsListener() }
+    }
+
+    /// Serves metrics where the desired state says, moving or stopping the endpoint when that changed. A
+    /// port that cannot be bound is logged (once) and tried again at the next resync.
+    func applyMetricsListener() async {
+        guard !metricsApplying else {
+            metricsDirty = true
+            return
+        }
+        metricsApplying = true
+        defer { metricsApplying = false }
+        repeat {
+            metricsDirty = false
+            let wanted = serving ? desired?.metrics.listen : nil
+            if metricsServer?.listen == wanted, metricsServer != nil || wanted == nil { continue }
+            if let old = metricsServer {
+                metricsServer = nil
+                await old.stop()
+                logger.info("metrics: no longer serving \(old.listen)")
+            }
+            guard let wanted else {
+                metricsFailure = nil
+                continue
+            }
+            do {
+                metricsServer = try await MetricsServer.start(
+                    listen: wanted, group: .singletonMultiThreadedEventLoopGroup
+                ) { [self] in await self.status().prometheus() }
+                metricsFailure = nil
+                logger.info("metrics: serving http://\(wanted)/metrics")
+            } catch {
+                let text = "metrics.listen \(wanted): cannot listen: \(error); retrying at each resync"
+                if text != metricsFailure { logger.error("\(text)") }
+                metricsFailure = text
+            }
+        } while metricsDirty
     }
 
     /// Rings the doorbell at a deadline (drain delays, retries).
@@ -202,6 +244,8 @@ public actor Agent {
             logger.critical("\(error)")
             return ExitStatus.failure
         }
+        serving = true
+        await applyMetricsListener()
         await reconcile()
         SystemdNotify.send("READY=1\nSTATUS=running")
 
@@ -239,6 +283,7 @@ public actor Agent {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     doorbell.yield()
+                    if await self.metricsServer == nil { await self.applyMetricsListener() }
                 }
                 return nil
             }
@@ -284,6 +329,8 @@ public actor Agent {
         monitor.stop()
         watcher.stop()
         health.stop()
+        serving = false
+        await applyMetricsListener()
         await control.stop()
         return status
     }

@@ -123,7 +123,8 @@ public final class BGPAnnouncer: Announcer {
                 lastErrorReceived: status.lastErrorReceived,
                 prefixesSent: status.families.values.reduce(0) { $0 + $1.prefixesSent },
                 prefixesReceived: status.families.values.reduce(0) { $0 + $1.prefixesReceived },
-                updatesSent: status.updatesOut, updatesReceived: status.updatesIn)
+                updatesSent: status.updatesOut, updatesReceived: status.updatesIn, messagesSent: status.messagesOut,
+                messagesReceived: status.messagesIn, establishedCount: status.establishedCount)
         }
     }
 

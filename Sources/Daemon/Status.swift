@@ -52,6 +52,11 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var prefixesReceived: Int
     public var updatesSent: Int
     public var updatesReceived: Int
+    /// BGP messages of every type, both ways.
+    public var messagesSent: Int
+    public var messagesReceived: Int
+    /// Times the session reached Established since the agent started.
+    public var establishedCount: Int
 }
 
 public struct CheckReport: Codable, Sendable, Equatable {

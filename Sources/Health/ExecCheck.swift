@@ -1,6 +1,10 @@
 // The exec check: runs a program without a shell (posix_spawnp) in its own process group; exit 0 is up.
 // On timeout the whole group gets SIGKILL; the child is always reaped, so no zombies and no stray helpers
 // (a check script's own children die with it). Output is kept to its first bytes for the result text.
+// Check programs never inherit the agent's capabilities: the ambient set (how systemd's
+// AmbientCapabilities= reaches a non-root agent) is emptied before each one starts.
+import CProcess
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -23,6 +27,9 @@ struct ExecCheck: Sendable {
         _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
         defer { close(readFD) }
 
+        // The agent keeps its own capabilities; only what a child would inherit is dropped. On kernels
+        // before 4.3 this fails with EINVAL, and there is no ambient set to inherit either.
+        _ = acd_clear_ambient_capabilities()
         let spawned = spawn(program: program, stdoutFD: writeFD)
         close(writeFD)
         let pid: pid_t

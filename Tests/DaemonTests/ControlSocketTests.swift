@@ -4,7 +4,7 @@ import Testing
 
 @testable import Daemon
 
-private func sampleStatus() -> StatusSnapshot {
+func sampleStatus() -> StatusSnapshot {
     StatusSnapshot(
         version: "test",
         config: ConfigReport(path: "/etc/anycastd/anycastd.json", valid: false, errors: ["x.json:1:2: a: b"]),
@@ -13,8 +13,7 @@ private func sampleStatus() -> StatusSnapshot {
             PeerReport(
                 name: "core1", address: "10.0.0.1", asn: 65000, state: "Established", since: 1, lastErrorSent: nil,
                 lastErrorReceived: "Cease/Administrative Shutdown", prefixesSent: 2, prefixesReceived: 0,
-                updatesSent: 1,
-                updatesReceived: 0)
+                updatesSent: 1, updatesReceived: 0, messagesSent: 7, messagesReceived: 5, establishedCount: 1)
         ],
         services: [
             ServiceReport(

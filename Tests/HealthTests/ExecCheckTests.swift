@@ -1,3 +1,4 @@
+import CProcess
 // The exec check: exit status, output capture and truncation, no shell, timeout kills the whole process
 // group, and no child is left behind or unreaped.
 import Config
@@ -26,6 +27,22 @@ struct ExecCheckTests {
         let result = check.run()
         #expect(result.success)
         #expect(result.detail == "exit 0")
+    }
+
+    /// Capabilities the agent holds in its ambient set (systemd's AmbientCapabilities=) do not reach the
+    /// check program; the agent's own are untouched.
+    @Test func checkProgramsGetNoAmbientCapabilities() throws {
+        let capNetAdmin: Int32 = 12
+        try #require(acd_raise_ambient_capability(capNetAdmin) == 0, "cannot raise CAP_NET_ADMIN: errno \(errno)")
+        #expect(acd_ambient_capabilities() == 1 << 12)
+        let result = execCheck(["/bin/grep", "CapAmb", "/proc/self/status"]).run()
+        #expect(result.success, "\(result)")
+        #expect(result.detail.hasSuffix("CapAmb: 0000000000000000"), "\(result.detail)")
+        #expect(acd_ambient_capabilities() == 0)
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let effective = status.split(separator: "\n").first { $0.hasPrefix("CapEff:") }
+        #expect(
+            effective.map { UInt64($0.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)! & (1 << 12) } != 0)
     }
 
     @Test func falseIsDown() {

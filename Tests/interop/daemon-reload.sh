@@ -40,7 +40,7 @@ for i in 1 2; do
         "name=h addr=10.78.$i.2 as=65011 families=ipv4"
 done
 
-write_config() { # write_config R2_HOLD WEB_COMMUNITY EXTRA_PREFIX WITH_R2
+write_config() { # write_config R2_HOLD WEB_COMMUNITY EXTRA_PREFIX WITH_R2 [METRICS_PORT]
     local peers='{ "name": "r1", "address": "10.78.1.1", "asn": 65000, "localAddress": "10.78.1.2" }'
     [ "$4" = yes ] && peers="$peers, { \"name\": \"r2\", \"address\": \"10.78.2.1\", \"asn\": 65000, \"localAddress\": \"10.78.2.2\", \"holdTime\": \"$1\" }"
     local extra=''
@@ -55,7 +55,8 @@ write_config() { # write_config R2_HOLD WEB_COMMUNITY EXTRA_PREFIX WITH_R2
   ],
   "drain": { "delay": "1s" },
   "stateDirectory": "$IO_ROOT/state",
-  "control": { "socket": "$IO_ROOT/anycastd.sock" }
+  "control": { "socket": "$IO_ROOT/anycastd.sock" },
+  "metrics": { "listen": "10.78.1.2:${5:-9477}" }
 }
 JSON
     mv "$IO_ROOT/new.json" "$IO_ROOT/anycastd.json"
@@ -73,6 +74,9 @@ since() {
     echo "$out"
 }
 established() { [ "$(io_bird_state "$IO_ROOT/r$1" h)" = Established ]; }
+# The Prometheus endpoint, scraped from inside the host namespace; metric_is SAMPLE VALUE [PORT].
+scrape() { ip netns exec "$host" curl -sf --max-time 2 "http://10.78.1.2:${1:-9477}/metrics"; }
+metric_is() { scrape "${3:-9477}" | grep -qxF "$1 $2"; }
 updates_received() {
     birdc -s "$IO_ROOT/r$1/bird.ctl" show protocols all h | awk '/Import updates:/ { print $3; exit }'
 }
@@ -88,6 +92,13 @@ check "r1 established" io_wait 20 established 1
 check "r2 established" io_wait 20 established 2
 check "r1 has both prefixes" io_wait 5 has_route 1 192.0.2.80/32
 check "r2 has both prefixes" io_wait 5 has_route 2 192.0.2.53/32
+check "metrics: r1 up" io_wait 5 metric_is 'anycastd_bgp_peer_up{address="10.78.1.1",peer="r1"}' 1
+check "metrics: r2 up" metric_is 'anycastd_bgp_peer_up{address="10.78.2.1",peer="r2"}' 1
+check "metrics: 192.0.2.53/32 announced to 2 peers" \
+    metric_is 'anycastd_prefix_announced_peers{prefix="192.0.2.53/32",service="dns"}' 2
+check "metrics: 192.0.2.53/32 present on lo" \
+    metric_is 'anycastd_prefix_address_present{prefix="192.0.2.53/32",service="dns"}' 1
+check "metrics: configuration valid" metric_is anycastd_config_valid 1
 sleep 1
 r1_since=$(since 1)
 r2_since=$(since 2)
@@ -110,9 +121,13 @@ now=$(since 1)
 check "r1 untouched by r2's change (since: '$r1_since' then '$now')" [ "$now" = "$r1_since" ]
 check "r2 has the full set again" io_wait 5 has_route 2 192.0.2.54/32
 
-# 3. r2 removed: its routes go, r1 untouched.
-write_config 12s 65011:81 192.0.2.54/32 no
+# 3. r2 removed: its routes go, r1 untouched. The metrics endpoint moves to another port meanwhile.
+write_config 12s 65011:81 192.0.2.54/32 no 9478
 check "r2 loses the routes when removed" io_wait 5 no_route 2 192.0.2.53/32
+check "metrics: served on the new port after the reload, 192.0.2.53/32 announced to 1 peer" io_wait 5 \
+    metric_is 'anycastd_prefix_announced_peers{prefix="192.0.2.53/32",service="dns"}' 1 9478
+check "metrics: nothing on the old port" sh -c "! ip netns exec $host curl -s --max-time 2 http://10.78.1.2:9477/metrics"
+check "metrics: r2 gone from the metrics" sh -c "! ip netns exec $host curl -sf --max-time 2 http://10.78.1.2:9478/metrics | grep -q 'peer=\"r2\"'"
 now=$(since 1)
 check "r1 untouched by r2's removal (since: '$r1_since' then '$now')" [ "$now" = "$r1_since" ]
 check "r1 still has every prefix" has_route 1 192.0.2.54/32
@@ -124,6 +139,9 @@ sleep 0.5
 check "r1 keeps every route after a broken edit" has_route 1 192.0.2.54/32
 check "the broken edit is logged with its position" grep -Eq "anycastd.json:1:[0-9]+: bgp: " "$IO_ROOT/anycastd.log"
 check "the broken edit kept r1's session" [ "$(since 1)" = "$r1_since" ]
+check "metrics: the broken edit shows as anycastd_config_valid 0" metric_is anycastd_config_valid 0 9478
+check "metrics: and the routes are still announced" \
+    metric_is 'anycastd_prefix_announced_peers{prefix="192.0.2.54/32",service="dns"}' 1 9478
 
 # 5. A stop with a long drain delay: the first SIGTERM starts the drain, a second one exits at once.
 write_config 12s 65011:81 192.0.2.54/32 no

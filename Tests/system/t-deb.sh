@@ -148,10 +148,15 @@ cat >/etc/anycastd/anycastd.json <<'JSON'
     "peers": [ { "name": "core1", "address": "10.0.1.2", "asn": 65000, "localAddress": "10.0.1.11",
                  "nextHop": { "ipv6": "2001:db8:1::11" } } ]
   },
-  "services": [ { "name": "dns", "prefixes": ["192.0.2.53/32", "2001:db8:53::53/128"] } ],
-  "drain": { "delay": "5s", "gracefulShutdown": true }
+  "services": [ { "name": "dns", "prefixes": ["192.0.2.53/32", "2001:db8:53::53/128"],
+                  "checks": [ { "exec": { "command": ["/bin/sh", "-c",
+                                  "grep ^Cap /proc/self/status >/tmp/acd-check-caps"] },
+                                "interval": "1s", "timeout": "900ms", "rise": 1, "fall": 2 } ] } ],
+  "drain": { "delay": "5s", "gracefulShutdown": true },
+  "metrics": { "listen": "127.0.0.1:9477" }
 }
 JSON
+rm -f /tmp/acd-check-caps
 edited=$(md5sum /etc/anycastd/anycastd.json | cut -d' ' -f1)
 # all.arp_ignore 2 defeats the configured 1 (the kernel uses the larger); with setAll the agent must
 # lower it, which a non-root process can do in /proc/sys/net only through CAP_NET_ADMIN.
@@ -219,6 +224,20 @@ else
     not_ok "BIRD accepted 2001:db8:53::53/128 over the IPv4 session" "$(birdc_r show route all 2>&1)"
 fi
 assert_match "the route has BIRD's default local preference 100" 'BGP.local_pref: 100' "$(bird_route 192.0.2.53/32)"
+
+# The exec check ran as the agent's child: it inherits none of the agent's capabilities.
+check_caps=$(cat /tmp/acd-check-caps 2>&1)
+assert_match "an exec health check runs with no capabilities (ambient set not inherited)" \
+    '^CapEff:[[:space:]]+0000000000000000$' "$check_caps"
+assert_match "  ... and an empty ambient set" '^CapAmb:[[:space:]]+0000000000000000$' "$check_caps"
+assert_match "  ... while the agent keeps NET_ADMIN and NET_BIND_SERVICE" \
+    '^CapEff:[[:space:]]+0000000000001400$' "$(cat "/proc/$ANYCASTD_PID/status" 2>&1)"
+
+# Prometheus metrics from the non-root agent, on an unprivileged port.
+scrape=$(in_ns curl -sf --max-time 5 http://127.0.0.1:9477/metrics 2>&1)
+assert_match "metrics: core1 is up" '^anycastd_bgp_peer_up\{address="10.0.1.2",peer="core1"\} 1$' "$scrape"
+assert_match "metrics: 192.0.2.53/32 is announced to one peer" \
+    '^anycastd_prefix_announced_peers\{prefix="192.0.2.53/32",service="dns"\} 1$' "$scrape"
 
 if wait_until 30000 test -S /run/anycastd/anycastd.sock; then
     ok "the control socket /run/anycastd/anycastd.sock exists"

@@ -1,0 +1,17 @@
+// Process-level Linux calls that Swift cannot make directly (variadic in glibc).
+#ifndef ANYCASTD_CPROCESS_H
+#define ANYCASTD_CPROCESS_H
+
+/// Empties this process's ambient capability set (PR_CAP_AMBIENT_CLEAR_ALL), so that programs it starts
+/// get no capabilities from it; its own permitted and effective sets are unchanged. Returns 0, or -1 with
+/// errno set (EINVAL on kernels before 4.3, which have no ambient set).
+int acd_clear_ambient_capabilities(void);
+
+/// The ambient set as a bit mask (bit N = capability N), or -1 with errno set.
+long long acd_ambient_capabilities(void);
+
+/// Adds one capability (which must be permitted) to the inheritable and ambient sets: for tests that
+/// need a process whose children would inherit it. Returns 0, or -1 with errno set.
+int acd_raise_ambient_capability(int cap);
+
+#endif
