@@ -36,6 +36,9 @@ public struct NotificationMessage: Hashable, Sendable, CustomStringConvertible, 
         public static let otherConfigurationChange: UInt8 = 6
         public static let connectionCollisionResolution: UInt8 = 7
         public static let outOfResources: UInt8 = 8
+        public static let hardReset: UInt8 = 9
+        /// RFC 9384: the session's BFD session went down.
+        public static let bfdDown: UInt8 = 10
     }
 
     /// Cease with an RFC 9003 shutdown communication, truncated on a character boundary to 255 bytes.

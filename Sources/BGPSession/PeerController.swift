@@ -39,12 +39,15 @@ final class PeerController: BGPConnectionOwner {
         case deconfigured
         /// Cease/Other Configuration Change.
         case configurationChanged
+        /// Cease/BFD Down (RFC 9384): the path to the peer failed.
+        case bfdDown
 
         var description: String {
             switch self {
             case .shutdown(let message): "shutdown: \(message)"
             case .deconfigured: "peer de-configured"
             case .configurationChanged: "configuration changed"
+            case .bfdDown: "BFD session down"
             }
         }
     }
@@ -65,6 +68,8 @@ final class PeerController: BGPConnectionOwner {
     private var desired: [IPPrefix: RouteAttributes] = [:]
     private var ribOut = AdjRibOut(context: CodecContext(fourOctetAS: true))
     private var receivedPrefixes: [AddressFamily: Set<IPPrefix>] = [:]
+    /// See `findLinkLocalNextHop`; nil before the first session and on IPv4 or multihop sessions.
+    private var linkLocalNextHop: IPv6Address?
     /// The last error reported, used as the reason of the state change that follows it.
     private var pendingReason: String?
     private var status: BGPPeerStatus
@@ -104,11 +109,24 @@ final class PeerController: BGPConnectionOwner {
         self.settings = settings
     }
 
-    /// Ends the session with Cease/Other Configuration Change and starts over with the current settings.
-    func reset() {
-        stop(.configurationChanged).assumeIsolated().whenComplete { _ in
+    /// Ends the session (Cease/Other Configuration Change by default) and starts over with the current
+    /// settings.
+    func reset(_ reason: StopReason = .configurationChanged) {
+        stop(reason).assumeIsolated().whenComplete { _ in
             self.primary = Session(machine: SessionStateMachine(configuration: Self.configuration(self.settings)))
             self.start()
+        }
+    }
+
+    /// The BFD session to this peer went down: a session past Connect is ended with Cease/BFD Down and
+    /// started over (it comes back once the path does); one not yet that far is left alone.
+    func bfdDown() {
+        switch primary.machine.state {
+        case .openSent, .openConfirm, .established:
+            logger.notice("BFD session down: resetting the BGP session")
+            reset(.bfdDown)
+        case .idle, .connect, .active:
+            break
         }
     }
 
@@ -128,6 +146,7 @@ final class PeerController: BGPConnectionOwner {
             case .shutdown: nil  // the machine sends Cease/2 with the message itself
             case .deconfigured: .cease(subcode: NotificationMessage.CeaseSubcode.peerDeconfigured)
             case .configurationChanged: .cease(subcode: NotificationMessage.CeaseSubcode.otherConfigurationChange)
+            case .bfdDown: .cease(subcode: NotificationMessage.CeaseSubcode.bfdDown)
             }
         var message: String?
         if case .shutdown(let text) = reason { message = text }
@@ -435,6 +454,7 @@ final class PeerController: BGPConnectionOwner {
             candidate = nil
         }
         receivedPrefixes = [:]
+        linkLocalNextHop = findLinkLocalNextHop(session)
         ribOut = AdjRibOut(context: session.machine.codecContext)
         _ = ribOut.setDesired(resolvedRoutes())
         setState(.established)
@@ -445,17 +465,28 @@ final class PeerController: BGPConnectionOwner {
         send(updates.map { .update($0) })
     }
 
-    /// The desired routes with "next hop self" filled in: an unspecified next hop (or one of the other
-    /// family) becomes the configured next hop for the prefix's family, else the session's own address.
+    /// The desired routes with next hops filled in for the current session (see `resolve`).
     private func resolvedRoutes() -> [IPPrefix: RouteAttributes] {
         let local = primary.handler?.localAddress?.ipAddress ?? settings.localAddress
-        return Self.resolve(desired, settings: settings, localAddress: local)
+        return Self.resolve(desired, settings: settings, localAddress: local, linkLocal: linkLocalNextHop)
     }
 
+    /// The interface's link-local address to send next to "next hop self" for IPv6 routes: only on an
+    /// IPv6 session whose peer is on-link (RFC 2545 §3). Found once per session, when it is established.
+    private func findLinkLocalNextHop(_ session: Session) -> IPv6Address? {
+        guard case .v6(let local)? = session.handler?.localAddress?.ipAddress, case .v6(let peer) = settings.address
+        else { return nil }
+        return LinkLocalNextHop.lookup(local: local, peer: peer)
+    }
+
+    /// The desired routes with the next hops filled in: an unspecified next hop (or one of the other
+    /// family) becomes the configured next hop for the prefix's family, else the session's own address;
+    /// IPv6 routes whose next hop is the session's own address also carry `linkLocal` when given.
     static func resolve(
         _ routes: [IPPrefix: RouteAttributes],
         settings: BGPPeerSettings,
-        localAddress: IPAddress?
+        localAddress: IPAddress?,
+        linkLocal: IPv6Address? = nil
     ) -> [IPPrefix: RouteAttributes] {
         var result: [IPPrefix: RouteAttributes] = [:]
         for (prefix, attributes) in routes {
@@ -473,6 +504,7 @@ final class PeerController: BGPConnectionOwner {
                         resolved.nextHop = .v6(hop)
                     } else if let localAddress, localAddress.family == .ipv6 {
                         resolved.nextHop = localAddress
+                        resolved.linkLocalNextHop = linkLocal
                     }
                 }
             }

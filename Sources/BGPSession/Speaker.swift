@@ -52,6 +52,13 @@ public final class BGPSpeaker: Sendable {
         eventLoop.execute { core.value.setRoutes(peer: peer, routes) }
     }
 
+    /// Tells the speaker that the BFD session to `peer` (a configured name) went down: an established or
+    /// establishing session is closed with Cease/BFD Down (RFC 9384) and started over.
+    public func bfdDown(peer: String) {
+        let core = self.core
+        eventLoop.execute { core.value.bfdDown(peer: peer) }
+    }
+
     /// Withdraws everything, sends NOTIFICATION Cease/Administrative Shutdown with `message` (RFC 9003)
     /// to every peer, closes all connections and listeners, and returns once they are closed.
     public func shutdown(message: String) async {
@@ -151,6 +158,11 @@ final class SpeakerCore {
         }
         updateListeners()
         updateMD5Keys()
+    }
+
+    func bfdDown(peer: String) {
+        guard !stopping, let controller = peers[peer] else { return }
+        controller.bfdDown()
     }
 
     func setRoutes(peer: String, _ routes: [IPPrefix: RouteAttributes]) {

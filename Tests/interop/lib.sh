@@ -125,6 +125,11 @@ io_lab() {
     done
     ip -n "$rns" link set "$rif" up
     ip -n "$sns" link set "$sif" up
+    # The speaker side's link-local address (sent as the second IPv6 next hop, RFC 2545) exists once the
+    # link is up and DAD is done: wait for it, as a real uplink has it long before a session starts.
+    io_wait 5 sh -c "ip -n $sns -6 addr show dev $sif scope link | grep -q fe80 &&
+        ! ip -n $sns -6 addr show dev $sif scope link | grep -q tentative" ||
+        io_log "no link-local address on $sif after 5 s"
 }
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,16 +1,17 @@
 # Turns what a BGP peer shows into one canonical line per route, so tests compare the same text
 # whichever peer they ask:
-#   PREFIX nh=NEXTHOP path=AS,AS med=N|- comm=A:B,...|- lcomm=A:B:C,...|- from=NEIGHBOR
+#   PREFIX nh=NEXTHOP ll=LINKLOCAL|- path=AS,AS med=N|- comm=A:B,...|- lcomm=A:B:C,...|- from=NEIGHBOR
 # Usage: routes.py bird|frr|gobgp|exabgp < what the peer printed. Unknown shapes raise, never guess.
 import json
 import re
 import sys
 
 
-def line(prefix, nh, path, med, comm, lcomm, source):
-    return "%s nh=%s path=%s med=%s comm=%s lcomm=%s from=%s" % (
+def line(prefix, nh, path, med, comm, lcomm, source, ll=None):
+    return "%s nh=%s ll=%s path=%s med=%s comm=%s lcomm=%s from=%s" % (
         prefix,
         nh or "-",
+        ll or "-",
         ",".join(str(a) for a in path) or "-",
         "-" if med is None else med,
         ",".join(sorted(comm)) or "-",
@@ -26,7 +27,8 @@ def bird(text):
 
     def flush():
         if cur is not None:
-            out.append(line(cur["prefix"], cur["nh"], cur["path"], cur["med"], cur["comm"], cur["lcomm"], cur["from"]))
+            out.append(line(cur["prefix"], cur["nh"], cur["path"], cur["med"], cur["comm"], cur["lcomm"], cur["from"],
+                            cur["ll"]))
 
     for raw in text.splitlines():
         m = re.match(r"^(\S+/\d+)\s+\S+\s+\[(\S+)\s", raw)
@@ -35,7 +37,7 @@ def bird(text):
             flush()
             if m:
                 prefix = m.group(1)
-            cur = {"prefix": prefix, "nh": None, "path": [], "med": None, "comm": [], "lcomm": [],
+            cur = {"prefix": prefix, "nh": None, "ll": None, "path": [], "med": None, "comm": [], "lcomm": [],
                    "from": (m or m2).group(m and 2 or 1)}
             continue
         if cur is None:
@@ -44,7 +46,9 @@ def bird(text):
         if s.startswith("BGP.as_path:"):
             cur["path"] = [a for a in s.split(":", 1)[1].split() if a.isdigit()]
         elif s.startswith("BGP.next_hop:"):
-            cur["nh"] = s.split(":", 1)[1].split()[0]
+            hops = s.split(":", 1)[1].split()
+            cur["nh"] = hops[0]
+            cur["ll"] = hops[1] if len(hops) > 1 else None
         elif s.startswith("BGP.med:"):
             cur["med"] = int(s.split(":", 1)[1])
         elif s.startswith("BGP.community:"):
@@ -63,16 +67,17 @@ def frr(text):
     out = []
     prefix = data.get("prefix")
     for p in data.get("paths", []):
-        nh = None
+        nh, ll = None, None
         for h in p.get("nexthops", []):
-            if h.get("scope", "global") == "global":
+            if h.get("scope", "global") == "global" and nh is None:
                 nh = h.get("ip")
-                break
+            elif h.get("scope") == "link-local" and ll is None:
+                ll = h.get("ip")
         path = [a for a in p.get("aspath", {}).get("string", "").split() if a.isdigit()]
         comm = p.get("community", {}).get("string", "").split()
         lcomm = p.get("largeCommunity", {}).get("string", "").split()
         peer = p.get("peer", {}).get("peerId")
-        out.append(line(prefix, nh, path, p.get("metric"), comm, lcomm, peer))
+        out.append(line(prefix, nh, path, p.get("metric"), comm, lcomm, peer, ll))
     return out
 
 
@@ -84,7 +89,7 @@ def gobgp(text):
     out = []
     for prefix, paths in data.items():
         for p in paths:
-            nh, path, med, comm, lcomm = None, [], None, [], []
+            nh, ll, path, med, comm, lcomm = None, None, [], None, [], []
             for a in p.get("attrs", []):
                 t = a.get("type")
                 if t == 2:
@@ -93,7 +98,9 @@ def gobgp(text):
                 elif t == 3:
                     nh = a.get("nexthop")
                 elif t == 14:
-                    nh = a.get("nexthop") or (a.get("nexthops") or [None])[0]
+                    hops = a.get("nexthops") or []
+                    nh = a.get("nexthop") or (hops[0] if hops else None)
+                    ll = a.get("linklocal_nexthop") or (hops[1] if len(hops) > 1 else None)
                 elif t == 4:
                     med = a.get("metric")
                 elif t == 8:
@@ -101,7 +108,7 @@ def gobgp(text):
                 elif t == 32:
                     lcomm = ["%d:%d:%d" % (c["ASN"], c["LocalData1"], c["LocalData2"])
                              for c in a.get("value", [])]
-            out.append(line(prefix, nh, path, med, comm, lcomm, p.get("neighbor-ip") or p.get("source-id")))
+            out.append(line(prefix, nh, path, med, comm, lcomm, p.get("neighbor-ip") or p.get("source-id"), ll))
     return out
 
 
@@ -134,15 +141,20 @@ def exabgp(text):
             for e in entries:
                 routes.pop(e["nlri"] if isinstance(e, dict) else e, None)
         for fam, by_nh in upd.get("announce", {}).items():
+            # A global plus link-local next hop (RFC 2545) shows as the same NLRI under both addresses.
+            hops = {}
             for nh, entries in by_nh.items():
                 for e in entries:
-                    prefix = e["nlri"] if isinstance(e, dict) else e
-                    path = attr.get("as-path", [])
-                    if isinstance(path, dict):
-                        path = [a for seg in path.values() for a in seg.get("value", [])]
-                    comm = ["%d:%d" % tuple(c) for c in attr.get("community", [])]
-                    lcomm = ["%d:%d:%d" % tuple(c) for c in attr.get("large-community", [])]
-                    routes[prefix] = line(prefix, nh, path, attr.get("med"), comm, lcomm, peer)
+                    hops.setdefault(e["nlri"] if isinstance(e, dict) else e, []).append(nh)
+            for prefix, nhs in hops.items():
+                nh = next((h for h in nhs if not h.lower().startswith("fe80:")), nhs[0])
+                ll = next((h for h in nhs if h.lower().startswith("fe80:")), None)
+                path = attr.get("as-path", [])
+                if isinstance(path, dict):
+                    path = [a for seg in path.values() for a in seg.get("value", [])]
+                comm = ["%d:%d" % tuple(c) for c in attr.get("community", [])]
+                lcomm = ["%d:%d:%d" % tuple(c) for c in attr.get("large-community", [])]
+                routes[prefix] = line(prefix, nh, path, attr.get("med"), comm, lcomm, peer, ll)
     return [r for peer in table.values() for r in peer.values()]
 
 

@@ -36,7 +36,7 @@ if [ $KEEP = 0 ]; then trap io_cleanup EXIT; else trap 'io_log "kept $IO_ROOT"' 
 START=$(date +%s)
 io_log "lab folder $IO_ROOT"
 
-CELLS="v4-over-v4 v6-over-v6 v6-over-v4-nh asn4 asn2 md5-active md5-passive communities med-prepend withdraw route-refresh shutdown-msg"
+CELLS="v4-over-v4 v6-over-v6 v6-over-v4-nh v6-link-local asn4 asn2 md5-active md5-passive communities med-prepend withdraw route-refresh shutdown-msg"
 
 # result KIND CELL pass|fail|n/a TEXT: one line per cell in $IO_ROOT/results.
 result() {
@@ -139,6 +139,11 @@ run_lab() {
     io_wait 10 has_route "$kind" "$rdir" "$a4m1" m1 "^$xm1 " || io_log "m1 route not seen"
     io_wait 15 has_route "$kind" "$rdir" "$a4m2" m2 "^$xm2 " || io_log "m2 route not seen"
     io_peer_routes "$kind" "$rdir" "" "" >"$rdir/routes-initial" 2>&1
+    # What the router printed, for reading when a cell fails.
+    case $kind in
+    bird) birdc -s "$rdir/bird.ctl" show route all >"$rdir/routes-initial.raw" 2>&1 ;;
+    gobgp) gobgp --target "unix://$rdir/gobgp.sock" global rib -a ipv6 -j >"$rdir/routes-initial.raw" 2>&1 ;;
+    esac
     local r4line r6line r6bline
     r4line=$(io_peer_routes "$kind" "$rdir" "$a4" s4 | grep -E "^$x4 " | head -1)
     r6line=$(io_peer_routes "$kind" "$rdir" "$a4" s4 | grep -E "^$x6 " | head -1)
@@ -155,6 +160,18 @@ run_lab() {
     case "$r6line" in
     *" nh=$nh6 "*) result "$kind" v6-over-v4-nh pass "$r6line" ;;
     *) result "$kind" v6-over-v4-nh fail "expected $p6 nh=$nh6, router has: ${r6line:-nothing}" ;;
+    esac
+    # RFC 2545 §3: "next hop self" over the on-link IPv6 session carries the interface's link-local
+    # address too; the route with a configured next hop (over IPv4) carries none.
+    local ll6
+    ll6=$(ip -n "$sns" -6 -o addr show dev "$(io_sif "$kind" "$n")" scope link | awk '{ print $4 }' | cut -d/ -f1 |
+        head -1)
+    case "$kind|$r6bline|$r6line" in
+    *" ll=$ll6 "*"|"*" ll=- "*) result "$kind" v6-link-local pass "next hop $a6 + $ll6; configured next hop alone" ;;
+    gobgp"|"*" nh=$a6 ll=- "*)
+        # GoBGP keeps one IPv6 next hop per path: its RIB (JSON and text) has no place for the second.
+        result "$kind" v6-link-local n/a "GoBGP shows only the global next hop $a6 (no link-local field in its RIB)" ;;
+    *) result "$kind" v6-link-local fail "expected ll=${ll6:-?} on $p6b and none on $p6, router has: $r6bline | $r6line" ;;
     esac
     case "$r4line" in
     *" path=4200000011,4200000011,4200000011 "*) result "$kind" asn4 pass "AS path 4200000011 x3" ;;
