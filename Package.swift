@@ -34,6 +34,8 @@ let package = Package(
         .executableTarget(
             name: "BGPFuzz", dependencies: ["BGP"], swiftSettings: strict
         ),
+        // BFD Control packets and the session state machine as a value type (RFC 5880); no sockets.
+        .target(name: "BFD", swiftSettings: strict),
         // SwiftNIO TCP shell around the BGP FSM.
         .target(
             name: "BGPSession",
@@ -90,6 +92,7 @@ let package = Package(
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress", "CMnl"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "BFDTests", dependencies: ["BFD"]),
         .testTarget(
             name: "BGPSessionTests",
             dependencies: [
