@@ -90,6 +90,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Test tool: one BFD session to one router, scripted on stdin (Tests/interop/bfd.sh).
+        .executableTarget(
+            name: "bfd-probe",
+            dependencies: [
+                "BFDSession", "BFD", "NetAddress", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress", "CMnl"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
