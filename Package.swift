@@ -103,6 +103,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "BFDTests", dependencies: ["BFD"]),
+        .testTarget(name: "BFDSessionTests", dependencies: ["BFDSession", "BFD", "NetAddress"]),
         .testTarget(
             name: "BGPSessionTests",
             dependencies: [
