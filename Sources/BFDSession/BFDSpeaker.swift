@@ -76,7 +76,8 @@ public struct BFDReceiveCounters: Hashable, Sendable {
 
 /// Runs single-hop BFD sessions on one thread. Call `shutdown()` when done: the thread holds the speaker.
 public final class BFDSpeaker: Sendable {
-    /// Every state change of every session, in order.
+    /// Every state change of every session, in order. If nobody reads it, the oldest of more than 4096
+    /// waiting changes are dropped (the current state is always in `sessions()`).
     public let stateChanges: AsyncStream<BFDStateChange>
     fileprivate let continuation: AsyncStream<BFDStateChange>.Continuation
     fileprivate let shared = Mutex(Shared())
@@ -101,7 +102,8 @@ public final class BFDSpeaker: Sendable {
 
     /// Starts the speaker's thread.
     public init() throws(BFDSessionError) {
-        (stateChanges, continuation) = AsyncStream.makeStream(of: BFDStateChange.self)
+        (stateChanges, continuation) = AsyncStream.makeStream(
+            of: BFDStateChange.self, bufferingPolicy: .bufferingNewest(4096))
         guard let wake = WakeUp() else { throw .socket(operation: "eventfd", code: errno) }
         self.wake = wake
         let context = Unmanaged.passRetained(self).toOpaque()
