@@ -36,6 +36,10 @@ let package = Package(
         .executableTarget(
             name: "BGPFuzz", dependencies: ["BGP"], swiftSettings: strict
         ),
+        // BFD Control packets and the session state machine as a value type (RFC 5880); no sockets.
+        .target(name: "BFD", swiftSettings: strict),
+        // The BFD I/O shell (RFC 5881 single hop): UDP sockets on one thread, TTL checked via recvmsg; no NIO.
+        .target(name: "BFDSession", dependencies: ["BFD", "NetAddress"], swiftSettings: strict),
         // SwiftNIO TCP shell around the BGP FSM.
         .target(
             name: "BGPSession",
@@ -89,10 +93,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Test tool: one BFD session to one router, scripted on stdin (Tests/interop/bfd.sh).
+        .executableTarget(
+            name: "bfd-probe",
+            dependencies: [
+                "BFDSession", "BFD", "NetAddress", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress", "CMnl"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "BFDTests", dependencies: ["BFD"]),
+        .testTarget(name: "BFDSessionTests", dependencies: ["BFDSession", "BFD", "NetAddress"]),
         .testTarget(
             name: "BGPSessionTests",
             dependencies: [

@@ -2,7 +2,7 @@
 # `make test`: every tier, in order, with one summary line at the end: "N passed, N failed".
 #   1. unit + namespace tests (swift test, as root)
 #   2. fuzz replay (the decoder's corpus and past crashes, briefly)
-#   3. interop tests against BIRD, FRR, GoBGP and ExaBGP in namespaces
+#   3. interop tests against BIRD, FRR, GoBGP and ExaBGP in namespaces (BFD against BIRD too)
 #   4. system tests in the kernel lab (a stock Debian kernel under qemu)
 # A tier that cannot run counts as failed and says why; nothing is skipped quietly.
 set -uo pipefail
@@ -75,6 +75,7 @@ fi
 run_tier interop Tests/interop/run.sh
 run_tier daemon Tests/interop/daemon-reload.sh
 run_tier drift Tests/interop/daemon-drift.sh
+run_tier bfd Tests/interop/bfd.sh
 echo "=== deb (the system tier installs it in the kernel lab)"
 if make deb >"$logs/deb.log" 2>&1; then
     tail -3 "$logs/deb.log"

@@ -1,0 +1,127 @@
+// BFDSpeaker on real sockets, each test in a fresh network namespace (root needed): two speakers on
+// 127.0.0.1 and 127.0.0.2 come Up and see each other stop; a packet whose TTL is not 255 is dropped while
+// the same packet with 255 is taken; malformed and unmatched packets are counted; set-up errors.
+import BFD
+import BFDSession
+import NetAddress
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+private let one = IPAddress("127.0.0.1")!
+private let two = IPAddress("127.0.0.2")!
+
+/// A Down packet from discriminator 7, as a peer that knows nothing of us sends it.
+private let peerDown: [UInt8] = BFDControlPacket(
+    state: .down, detectMultiplier: 3, myDiscriminator: 7, yourDiscriminator: 0, desiredMinTxMicroseconds: 1_000_000,
+    requiredMinRxMicroseconds: 1_000_000
+).encoded
+
+@Suite(.serialized) struct SpeakerTests {
+    @Test func twoSpeakersComeUpAndSeeEachOtherStop() async throws {
+        let outcome = try await inFreshNetworkNamespace { () throws -> [String] in
+            let a = try BFDSpeaker()
+            let b = try BFDSpeaker()
+            defer {
+                a.shutdown()
+                b.shutdown()
+            }
+            let fast = Duration.milliseconds(20)
+            try a.startSession(peer: two, local: one, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+            try b.startSession(peer: one, local: two, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+            var problems: [String] = []
+            let bothUp = eventually { a.sessions().first?.state == .up && b.sessions().first?.state == .up }
+            if !bothUp { problems.append("not Up: \(a.sessions()) \(b.sessions())") }
+            let (sa, sb) = (a.sessions()[0], b.sessions()[0])
+            if sa.remoteDiscriminator != sb.localDiscriminator || sb.remoteDiscriminator != sa.localDiscriminator {
+                problems.append("discriminators not learned: \(sa) \(sb)")
+            }
+            if !BFDPorts.source.contains(sa.sourcePort) { problems.append("source port \(sa.sourcePort)") }
+            if sa.peer != BFDPeer(address: two, local: one) { problems.append("peer \(sa.peer)") }
+            // The Poll for the fast rate was answered, so both send at 20 ms.
+            if !eventually({ a.sessions()[0].transmitInterval == fast }) { problems.append("a: \(a.sessions())") }
+
+            #expect(a.stopSession(peer: two, local: one))
+            #expect(!a.stopSession(peer: two, local: one))
+            #expect(a.sessions().isEmpty)
+            let heardStop = eventually {
+                b.sessions().first.map { $0.state == .down && $0.diagnostic == .neighborSignaledSessionDown } ?? false
+            }
+            if !heardStop { problems.append("b did not go Down on a's AdminDown: \(b.sessions())") }
+            return problems
+        }
+        #expect(outcome == [])
+    }
+
+    @Test func onlyTTL255Counts() async throws {
+        let outcome = try await inFreshNetworkNamespace { () throws -> [String] in
+            let speaker = try BFDSpeaker()
+            defer { speaker.shutdown() }
+            try speaker.startSession(peer: two, local: one)
+            var problems: [String] = []
+            try sendDatagram(peerDown, from: "127.0.0.2", to: "127.0.0.1", ttl: 64)
+            if !eventually({ speaker.receiveCounters.wrongTTL == 1 }) {
+                problems.append("TTL 64 not counted: \(speaker.receiveCounters)")
+            }
+            if speaker.sessions()[0].remoteDiscriminator != 0 { problems.append("TTL 64 reached the session") }
+            try sendDatagram(peerDown, from: "127.0.0.2", to: "127.0.0.1", ttl: 255)
+            if !eventually({ speaker.sessions()[0].state == .`init` }) {
+                problems.append("TTL 255 packet not taken: \(speaker.sessions())")
+            }
+            if speaker.sessions()[0].remoteDiscriminator != 7 { problems.append("discriminator not learned") }
+            return problems
+        }
+        #expect(outcome == [])
+    }
+
+    @Test func malformedAndUnmatchedPacketsAreCounted() async throws {
+        let counters = try await inFreshNetworkNamespace { () throws -> BFDReceiveCounters in
+            let speaker = try BFDSpeaker()
+            defer { speaker.shutdown() }
+            try speaker.startSession(peer: two, local: one)
+            var unknownDiscriminator = peerDown
+            unknownDiscriminator[11] = 0x55  // your discriminator 0x55: no such session
+            try sendDatagram(Array(peerDown.prefix(20)), from: "127.0.0.2", to: "127.0.0.1", ttl: 255)
+            try sendDatagram(unknownDiscriminator, from: "127.0.0.2", to: "127.0.0.1", ttl: 255)
+            // Your discriminator 0 from an address with no session (all of 127/8 is local).
+            try sendDatagram(peerDown, from: "127.0.0.3", to: "127.0.0.1", ttl: 255)
+            _ = eventually { speaker.receiveCounters.noSession == 2 }
+            return speaker.receiveCounters
+        }
+        #expect(counters.malformed == 1)
+        #expect(counters.noSession == 2)
+        #expect(counters.wrongTTL == 0)
+    }
+
+    @Test func setUpErrors() async throws {
+        let errors = try await inFreshNetworkNamespace { () throws -> [BFDSessionError?] in
+            let speaker = try BFDSpeaker()
+            func attempt(_ peer: String, _ local: String) -> BFDSessionError? {
+                do {
+                    try speaker.startSession(peer: IPAddress(peer)!, local: IPAddress(local)!)
+                    return nil
+                } catch {
+                    return error
+                }
+            }
+            var errors = [attempt("127.0.0.2", "::1"), attempt("127.0.0.2", "127.0.0.1")]
+            errors.append(attempt("127.0.0.2", "127.0.0.1"))
+            errors.append(attempt("192.0.2.2", "192.0.2.1"))  // not an address of this host
+            speaker.shutdown()
+            errors.append(attempt("127.0.0.3", "127.0.0.1"))
+            return errors
+        }
+        let key = BFDPeer(address: two, local: one)
+        #expect(errors[0] == .familyMismatch(BFDPeer(address: two, local: IPAddress("::1")!)))
+        #expect(errors[1] == nil)
+        #expect(errors[2] == .alreadyRunning(key))
+        guard case .socket(let operation, let code) = errors[3] else {
+            Issue.record("expected a bind error, got \(String(describing: errors[3]))")
+            return
+        }
+        #expect(operation.hasPrefix("bind 192.0.2.1:") && code == EADDRNOTAVAIL)
+        #expect(errors[4] == .shutDown)
+    }
+}
