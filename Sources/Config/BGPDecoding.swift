@@ -132,7 +132,20 @@ extension ConfigDecoder {
             peer.largeCommunities = large.value.map(\.value)
         }
         if let port = field(view, "port", int(1...65535)) { peer.port = port.value }
-        if let bfdNode = view["bfd"] { peer.bfd = decodeBFD(bfdNode, path.appending("bfd")) }
+        if let bfdNode = view["bfd"] {
+            peer.bfd = decodeBFD(bfdNode, path.appending("bfd"))
+            // RFC 5881 single hop: the packets leave from the session's own address with TTL 255.
+            if peer.bfd != nil, peer.localAddress == nil {
+                report(
+                    bfdNode.position, path.appending("bfd"),
+                    "BFD needs localAddress: its packets are sent from, and expected at, that address")
+            }
+            if peer.bfd != nil, peer.multihop > 1 {
+                report(
+                    bfdNode.position, path.appending("bfd"),
+                    "BFD runs single-hop (RFC 5881) only; a multihop \(peer.multihop) session cannot use it")
+            }
+        }
         return (peer, name, address)
     }
 

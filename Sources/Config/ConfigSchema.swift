@@ -157,6 +157,7 @@ public enum ConfigSchema {
               "type": "object",
               "additionalProperties": false,
               "required": ["name", "address", "asn"],
+              "dependentRequired": { "bfd": ["localAddress"] },
               "properties": {
                 "name": { "description": "Unique name used by services and in logs.", "$ref": "#/$defs/objectName" },
                 "address": { "description": "The router's address (not link-local).", "$ref": "#/$defs/ipAddress" },
@@ -216,7 +217,7 @@ public enum ConfigSchema {
                 },
                 "port": { "description": "The router's TCP port.", "$ref": "#/$defs/port", "default": 179 },
                 "bfd": {
-                  "description": "BFD (RFC 5880, 5881) for this peer; absent means no BFD.",
+                  "description": "Single-hop BFD (RFC 5880, 5881) for this peer; needs localAddress. Absent means no BFD.",
                   "type": "object",
                   "additionalProperties": false,
                   "properties": {

@@ -17,12 +17,17 @@ private func parse(_ text: String) -> Result<DesiredState, ConfigError> {
         holdTime: .seconds(30), families: [.ipv6, .ipv4], nextHop: NextHopConfig(ipv4: IPv4Address("192.0.2.11")),
         asPathPrepend: 2, med: 0, communities: [Community(asn: 1, value: 2)],
         largeCommunities: [LargeCommunity(global: 1, local1: 2, local2: 3)],
-        bfd: BFDConfig(minInterval: .milliseconds(50), multiplier: 5), port: 1179)
+        bfd: nil, port: 1179)
+    // BFD is single-hop: its own peer, with every BFD setting away from the defaults.
+    let edge = PeerConfig(
+        name: "edge-1", address: IPAddress("2001:db8::2")!, asn: 65000, localAddress: IPAddress("2001:db8::11"),
+        families: [.ipv6],
+        bfd: BFDConfig(minInterval: .milliseconds(50), multiplier: 5))
     let state = DesiredState(
         interface: InterfaceConfig(
             name: "lo", kind: .existing, uplinks: ["eth0", "eth1"],
             sysctl: InterfaceSysctl(arpIgnore: 8, arpAnnounce: 0, rpFilter: 0, setAll: true)),
-        bgp: BGPConfig(asn: 65000, routerId: IPv4Address("192.0.2.1")!, holdTime: .zero, peers: [core]),
+        bgp: BGPConfig(asn: 65000, routerId: IPv4Address("192.0.2.1")!, holdTime: .zero, peers: [core, edge]),
         services: [
             ServiceConfig(
                 name: "svc_a.1", prefixes: [IPPrefix("192.0.2.10/32")!, IPPrefix("2001:db8:a::1/128")!],

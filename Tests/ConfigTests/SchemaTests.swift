@@ -51,7 +51,8 @@ private let everyObject = """
       "interface": { "name": "anycast0", "kind": "dummy", "uplinks": ["eth0"], "sysctl": { "arpIgnore": 1 } },
       "bgp": {
         "asn": 65011, "routerId": "10.0.0.11",
-        "peers": [ { "name": "core1", "address": "10.0.0.1", "asn": 65000, "nextHop": { "ipv4": "10.0.0.11" },
+        "peers": [ { "name": "core1", "address": "10.0.0.1", "asn": 65000, "localAddress": "10.0.0.11",
+                     "nextHop": { "ipv4": "10.0.0.11" },
                      "bfd": { "multiplier": 3 } } ]
       },
       "services": [ { "name": "dns", "prefixes": ["192.0.2.53/32"],
