@@ -64,7 +64,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "Health", "NetAddress",
+                "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "BFD", "BFDSession", "Health", "NetAddress",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

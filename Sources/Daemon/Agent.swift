@@ -139,12 +139,6 @@ public actor Agent {
             }
             for prefix in state.allPrefixes { retiring[prefix] = nil }
         }
-        for peer in state.bgp.peers where peer.bfd != nil {
-            if desired?.bgp.peers.first(where: { $0.name == peer.name })?.bfd == nil {
-                logger.warning(
-                    "bgp.peers \(peer.name): this version does not run BFD yet; the hold time detects failures")
-            }
-        }
         desired = state
         // A service without checks is healthy from the start; the others start down until they rise.
         for service in state.services where service.checks.isEmpty { healthy.insert(service.name) }

@@ -17,6 +17,7 @@ public final class BGPAnnouncer: Announcer {
     private let logger: Logger
     private let peers = Mutex<[String: PeerConfig]>([:])
     private let localASN = Mutex<UInt32>(0)
+    private let bfd: BFDController
     public let sessionEvents: AsyncStream<String>
 
     public init(group: any EventLoopGroup, logger: Logger) {
@@ -25,6 +26,9 @@ public final class BGPAnnouncer: Announcer {
         self.logger = logger
         let (stream, continuation) = AsyncStream.makeStream(of: String.self)
         sessionEvents = stream
+        bfd = BFDController(
+            logger: logger, onDown: { peer in speaker.bfdDown(peer: peer) },
+            onChange: { peer in continuation.yield(peer) })
         Task {
             for await event in speaker.events {
                 switch event {
@@ -67,6 +71,7 @@ public final class BGPAnnouncer: Announcer {
         }
         localASN.withLock { $0 = state.bgp.asn }
         speaker.setPeers(settings)
+        bfd.configure(state.bgp.peers)
     }
 
     /// The password is the file's content without the trailing newline.
@@ -124,11 +129,15 @@ public final class BGPAnnouncer: Announcer {
                 prefixesSent: status.families.values.reduce(0) { $0 + $1.prefixesSent },
                 prefixesReceived: status.families.values.reduce(0) { $0 + $1.prefixesReceived },
                 updatesSent: status.updatesOut, updatesReceived: status.updatesIn, messagesSent: status.messagesOut,
-                messagesReceived: status.messagesIn, establishedCount: status.establishedCount)
+                messagesReceived: status.messagesIn, establishedCount: status.establishedCount,
+                bfd: bfd.state(of: status.name))
         }
     }
 
+    /// BGP first (withdraw, Cease), then BFD, whose AdminDown tells the routers not to treat the end of the
+    /// BFD sessions as a path failure.
     public func shutdown(message: String) async {
         await speaker.shutdown(message: message)
+        bfd.shutdown()
     }
 }

@@ -32,6 +32,11 @@ extension StatusSnapshot {
                     peer.state == state ? 1 : 0)
             }
         }
+        out.family("anycastd_bfd_up", .gauge, "1 while the peer's BFD session is Up (peers with bfd set only).")
+        for peer in peers {
+            guard let bfd = peer.bfd else { continue }
+            out.sample("anycastd_bfd_up", peer.labels, bfd == "Up" ? 1 : 0)
+        }
         out.family(
             "anycastd_bgp_peer_state_change_timestamp_seconds", .gauge,
             "When the session last changed state (seconds since the Unix epoch).")

@@ -57,6 +57,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var messagesReceived: Int
     /// Times the session reached Established since the agent started.
     public var establishedCount: Int
+    /// The BFD session's state ("Up", "Down", "Init", "AdminDown"); nil when the peer has no BFD.
+    public var bfd: String? = nil
 }
 
 public struct CheckReport: Codable, Sendable, Equatable {
@@ -104,6 +106,7 @@ extension StatusSnapshot {
         lines.append("peers:")
         for peer in peers {
             var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state) sent \(peer.prefixesSent)"
+            if let bfd = peer.bfd { line += "  BFD \(bfd)" }
             if let error = peer.lastErrorReceived { line += "  last received: \(error)" }
             if let error = peer.lastErrorSent { line += "  last sent: \(error)" }
             lines.append(line)

@@ -13,7 +13,8 @@ func sampleStatus() -> StatusSnapshot {
             PeerReport(
                 name: "core1", address: "10.0.0.1", asn: 65000, state: "Established", since: 1, lastErrorSent: nil,
                 lastErrorReceived: "Cease/Administrative Shutdown", prefixesSent: 2, prefixesReceived: 0,
-                updatesSent: 1, updatesReceived: 0, messagesSent: 7, messagesReceived: 5, establishedCount: 1)
+                updatesSent: 1, updatesReceived: 0, messagesSent: 7, messagesReceived: 5, establishedCount: 1,
+                bfd: "Up")
         ],
         services: [
             ServiceReport(

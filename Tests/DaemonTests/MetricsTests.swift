@@ -42,6 +42,7 @@ import Testing
             "anycastd_config_errors 1",
             "anycastd_interface_up{interface=\"anycast0\"} 1",
             "anycastd_bgp_peer_up{address=\"10.0.0.1\",peer=\"core1\"} 1",
+            "anycastd_bfd_up{address=\"10.0.0.1\",peer=\"core1\"} 1",
             "anycastd_bgp_peer_state{address=\"10.0.0.1\",peer=\"core1\",state=\"Established\"} 1",
             "anycastd_bgp_peer_state{address=\"10.0.0.1\",peer=\"core1\",state=\"Idle\"} 0",
             "anycastd_bgp_peer_state_change_timestamp_seconds{address=\"10.0.0.1\",peer=\"core1\"} 1",
