@@ -113,10 +113,12 @@ mkdir -p "$bird_dir"
     sed -n '/^define ANYCAST/p; /^filter /,/^}/p' /usr/share/doc/anycastd/examples/routers/bird.conf
     cat <<'BIRD'
 protocol device {}
+protocol bfd { interface "veth-up-p" { interval 200 ms; multiplier 5; }; }
 protocol bgp dc1 {
     local 10.0.1.2 as 65000;
     neighbor 10.0.1.11 as 65001;
     hold time 9;
+    bfd on;
     ipv4 { import filter anycast4_in; export none; };
     ipv6 { import filter anycast6_in; export none; };
 }
@@ -146,11 +148,11 @@ cat >/etc/anycastd/anycastd.json <<'JSON'
   "bgp": {
     "asn": 65001, "routerId": "10.0.1.11", "holdTime": "9s",
     "peers": [ { "name": "core1", "address": "10.0.1.2", "asn": 65000, "localAddress": "10.0.1.11",
-                 "nextHop": { "ipv6": "2001:db8:1::11" } } ]
+                 "nextHop": { "ipv6": "2001:db8:1::11" }, "bfd": { "minInterval": "200ms", "multiplier": 5 } } ]
   },
   "services": [ { "name": "dns", "prefixes": ["192.0.2.53/32", "2001:db8:53::53/128"],
                   "checks": [ { "exec": { "command": ["/bin/sh", "-c",
-                                  "grep ^Cap /proc/self/status >/tmp/acd-check-caps"] },
+                                  "grep ^Cap /proc/self/status >/tmp/acd-check-caps.$$ && mv /tmp/acd-check-caps.$$ /tmp/acd-check-caps"] },
                                 "interval": "1s", "timeout": "900ms", "rise": 1, "fall": 2 } ] } ],
   "drain": { "delay": "5s", "gracefulShutdown": true },
   "metrics": { "listen": "127.0.0.1:9477" }
@@ -225,7 +227,8 @@ else
 fi
 assert_match "the route has BIRD's default local preference 100" 'BGP.local_pref: 100' "$(bird_route 192.0.2.53/32)"
 
-# The exec check ran as the agent's child: it inherits none of the agent's capabilities.
+# The exec check ran as the agent's child: it inherits none of the agent's capabilities. (It writes a
+# temporary file and renames it, so a reader never sees the file empty while a later run rewrites it.)
 check_caps=$(cat /tmp/acd-check-caps 2>&1)
 assert_match "an exec health check runs with no capabilities (ambient set not inherited)" \
     '^CapEff:[[:space:]]+0000000000000000$' "$check_caps"
@@ -233,9 +236,21 @@ assert_match "  ... and an empty ambient set" '^CapAmb:[[:space:]]+0000000000000
 assert_match "  ... while the agent keeps NET_ADMIN and NET_BIND_SERVICE" \
     '^CapEff:[[:space:]]+0000000000001400$' "$(cat "/proc/$ANYCASTD_PID/status" 2>&1)"
 
+# BFD from the non-root agent: UDP 3784 and TTL 255 need no capability.
+if wait_until 30000 bash -c "birdc -s $bird_dir/bird.ctl show bfd sessions | grep -q '^10.0.1.11 .* Up '"; then
+    ok "BIRD's BFD session with the non-root agent is Up (${WAITED_MS} ms)"
+else
+    not_ok "BIRD's BFD session with the non-root agent is Up" "$(birdc_r show bfd sessions 2>&1)"
+fi
+
 # Prometheus metrics from the non-root agent, on an unprivileged port.
 scrape=$(in_ns curl -sf --max-time 5 http://127.0.0.1:9477/metrics 2>&1)
 assert_match "metrics: core1 is up" '^anycastd_bgp_peer_up\{address="10.0.1.2",peer="core1"\} 1$' "$scrape"
+if wait_until 10000 bash -c "ip netns exec $NS curl -sf --max-time 5 http://127.0.0.1:9477/metrics | grep -qxF 'anycastd_bfd_up{address=\"10.0.1.2\",peer=\"core1\"} 1'"; then
+    ok "metrics: core1's BFD is up (${WAITED_MS} ms)"
+else
+    not_ok "metrics: core1's BFD is up" "$(in_ns curl -sf --max-time 5 http://127.0.0.1:9477/metrics 2>&1 | grep bfd)"
+fi
 assert_match "metrics: 192.0.2.53/32 is announced to one peer" \
     '^anycastd_prefix_announced_peers\{prefix="192.0.2.53/32",service="dns"\} 1$' "$scrape"
 
