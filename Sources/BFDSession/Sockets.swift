@@ -38,58 +38,6 @@ public enum BFDSessionError: Error, Hashable, Sendable, CustomStringConvertible 
     }
 }
 
-/// "10.0.0.1:3784", "[2001:db8::1]:3784".
-func endpointText(_ address: IPAddress, port: UInt16) -> String {
-    address.family == .ipv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
-}
-
-/// Calls `body` with a sockaddr_in or sockaddr_in6 for `address` and `port`.
-private func withSocketAddress<R>(
-    _ address: IPAddress, port: UInt16, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R
-) -> R {
-    switch address {
-    case .v4(let v4):
-        var storage = sockaddr_in()
-        storage.sin_family = sa_family_t(AF_INET)
-        storage.sin_port = port.bigEndian
-        storage.sin_addr.s_addr = v4.value.bigEndian
-        return withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-    case .v6(let v6):
-        var storage = sockaddr_in6()
-        storage.sin6_family = sa_family_t(AF_INET6)
-        storage.sin6_port = port.bigEndian
-        withUnsafeMutableBytes(of: &storage.sin6_addr) { raw in
-            for (index, byte) in v6.bytes.enumerated() { raw[index] = byte }
-        }
-        return withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
-            }
-        }
-    }
-}
-
-/// The address in a sockaddr_storage filled by the kernel (IPv4-mapped IPv6 addresses stay IPv6).
-private func address(of storage: sockaddr_storage) -> IPAddress? {
-    var storage = storage
-    switch Int32(storage.ss_family) {
-    case AF_INET:
-        return withUnsafeBytes(of: &storage) { raw in
-            let value = raw.load(fromByteOffset: MemoryLayout<sockaddr_in>.offset(of: \.sin_addr)!, as: UInt32.self)
-            return .v4(IPv4Address(UInt32(bigEndian: value)))
-        }
-    case AF_INET6:
-        return withUnsafeBytes(of: &storage) { raw in
-            let offset = MemoryLayout<sockaddr_in6>.offset(of: \.sin6_addr)!
-            return .v6(IPv6Address(bytes: raw[offset..<offset + 16]))
-        }
-    default:
-        return nil
-    }
-}
-
 private func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) -> Bool {
     var value = value
     return setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
@@ -124,10 +72,10 @@ func openReceiver(local: IPAddress) throws(BFDSessionError) -> Int32 {
         options.append((Int32(IPPROTO_IPV6), IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"))
     }
     let fd = try udpSocket(for: local, options: options)
-    guard withSocketAddress(local, port: BFDPorts.control, { bind(fd, $0, $1) }) == 0 else {
+    guard local.withSocketAddress(port: Int(BFDPorts.control), { bind(fd, $0, $1) }) == 0 else {
         let code = errno
         close(fd)
-        throw .socket(operation: "bind \(endpointText(local, port: BFDPorts.control))", code: code)
+        throw .socket(operation: "bind \(local.endpoint(port: Int(BFDPorts.control)))", code: code)
     }
     return fd
 }
@@ -147,16 +95,16 @@ func openSender(local: IPAddress, peer: IPAddress) throws(BFDSessionError) -> (f
     var code = EADDRINUSE
     for _ in 0..<64 where code == EADDRINUSE {
         port = UInt16.random(in: BFDPorts.source)
-        code = withSocketAddress(local, port: port, { bind(fd, $0, $1) }) == 0 ? 0 : errno
+        code = local.withSocketAddress(port: Int(port), { bind(fd, $0, $1) }) == 0 ? 0 : errno
     }
     guard code == 0 else {
         close(fd)
-        throw .socket(operation: "bind \(endpointText(local, port: port))", code: code)
+        throw .socket(operation: "bind \(local.endpoint(port: Int(port)))", code: code)
     }
-    guard withSocketAddress(peer, port: BFDPorts.control, { connect(fd, $0, $1) }) == 0 else {
+    guard peer.withSocketAddress(port: Int(BFDPorts.control), { connect(fd, $0, $1) }) == 0 else {
         let code = errno
         close(fd)
-        throw .socket(operation: "connect \(endpointText(peer, port: BFDPorts.control))", code: code)
+        throw .socket(operation: "connect \(peer.endpoint(port: Int(BFDPorts.control)))", code: code)
     }
     return (fd, port)
 }
@@ -191,7 +139,7 @@ func receiveDatagram(_ fd: Int32, into buffer: inout [UInt8], control: inout [UI
             }
         }
     }
-    guard received.count >= 0, let address = address(of: source) else { return nil }
+    guard received.count >= 0, let address = IPAddress(socketAddress: source) else { return nil }
     return Datagram(
         count: min(received.count, buffer.count), source: address,
         ttl: hopLimit(in: control[0..<min(received.controlLength, control.count)]))

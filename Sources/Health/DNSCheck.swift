@@ -21,7 +21,7 @@ struct DNSCheck: Sendable {
     init(server: IPAddress?, port: Int, name: String, type: String, rcodes: [String]) {
         self.server = server
         self.port = port
-        self.endpoint = server.map { endpointText($0, port: port) } ?? "(no server)"
+        self.endpoint = server.map { $0.endpoint(port: port) } ?? "(no server)"
         self.probe = Result { () throws(DNSConfigError) in try DNSProbe(name: name, type: type, rcodes: rcodes) }
     }
 

@@ -14,7 +14,7 @@ struct TCPCheck: Sendable {
     init(address: IPAddress, port: Int) {
         self.address = address
         self.port = port
-        self.endpoint = endpointText(address, port: port)
+        self.endpoint = address.endpoint(port: port)
     }
 
     var description: String { "tcp \(endpoint)" }

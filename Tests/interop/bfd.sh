@@ -47,10 +47,6 @@ INTERVAL_MS=100 MULT=3
 # between packets, and scheduling on a busy 2-core machine.
 LIMIT_MS=$(((MULT + 2) * INTERVAL_MS))
 
-passed=0 failed=0 n=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 now_ms() { date +%s%3N; }
 
 # BIRD with one BFD neighbor: the speaker.

@@ -9,6 +9,9 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+IO_TAG=drift
 BIN=$REPO/.build/debug/anycastd
 ROUNDS=5
 while [ $# -gt 0 ]; do
@@ -36,9 +39,6 @@ ip -n "$ns" link set lo up
 ip -n "$ns" link add up0 type veth peer name up0-p
 ip -n "$ns" link set up0 up
 
-passed=0 failed=0 n=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 
 config() { # config PREFIX...
     local list='' p

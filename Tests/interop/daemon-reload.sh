@@ -17,10 +17,6 @@ io_init
 trap io_cleanup EXIT
 IO_TAG=daemon
 
-passed=0 failed=0 n=0
-ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 
 host=acd-io-dm-h
 ip netns delete "$host" 2>/dev/null

@@ -441,6 +441,13 @@ io_peer_established() { # io_peer_established KIND DIR NEIGHBOR_ADDR NEIGHBOR_NA
     esac
 }
 
+# TAP lines for the scripts that end with `NAME: N passed, N failed`: ok TEXT, not_ok TEXT, and
+# check TEXT COMMAND... (ok when COMMAND succeeds).
+passed=0 failed=0 n=0
+ok() { n=$((n + 1)); passed=$((passed + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
 # io_wait SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds; returns 1 on timeout.
 io_wait() {
     local limit=$1
