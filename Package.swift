@@ -22,8 +22,10 @@ let package = Package(
         .target(name: "CProcess"),
         // IPv4/IPv6 addresses and prefixes shared by every module; pure.
         .target(name: "NetAddress", swiftSettings: strict),
-        // Typed rtnetlink messages, dumps, batches and the monitor, over libmnl.
-        .target(name: "Netlink", dependencies: ["CMnl", "NetAddress"], swiftSettings: strict),
+        // rtnetlink value types (links, addresses, operations, events, errors); pure, no libmnl.
+        .target(name: "NetlinkTypes", dependencies: ["NetAddress"], swiftSettings: strict),
+        // Typed rtnetlink messages, dumps, batches and the monitor, over libmnl; re-exports NetlinkTypes.
+        .target(name: "Netlink", dependencies: ["CMnl", "NetAddress", "NetlinkTypes"], swiftSettings: strict),
         // The desired-state file: strict JSON reader with positions, model, validation.
         .target(name: "Config", dependencies: ["NetAddress"], swiftSettings: strict),
         // BGP messages, codec and the session FSM as a value type; no sockets.
@@ -59,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "health-bench", dependencies: ["Health", "Config", "NetAddress"], swiftSettings: strict),
         // Pure planner: desired vs observed state -> ordered netlink operations and announcements.
-        .target(name: "Reconciler", dependencies: ["Config", "Netlink", "NetAddress"], swiftSettings: strict),
+        .target(name: "Reconciler", dependencies: ["Config", "NetlinkTypes", "NetAddress"], swiftSettings: strict),
         // The actor that wires everything together, control socket, metrics endpoint, signals, lifecycle.
         .target(
             name: "Daemon",
@@ -118,7 +120,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress", "CProcess"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "NetlinkTypes", "Config", "NetAddress"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
     ],
     swiftLanguageModes: [.v6]

@@ -3,7 +3,7 @@
 // Order coming up: create link -> addrgenmode none -> per-interface settings -> addresses -> link up.
 import Config
 import NetAddress
-import Netlink
+import NetlinkTypes
 
 /// What the interface should look like right now.
 public struct InterfaceTarget: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import Config
 import NetAddress
-import Netlink
+import NetlinkTypes
 import Reconciler
 import Testing
 

@@ -1,5 +1,6 @@
-// Plain value types for what rtnetlink reports and what anycastd asks of it. The Reconciler plans in
-// these terms without touching a socket; NetlinkSocket (libmnl) turns them into messages.
+// Plain value types for what rtnetlink reports and what anycastd asks of it, in a module of their own that
+// does not link libmnl: the Reconciler and AgentCore plan in these terms and build and test without it;
+// Netlink (the libmnl shell) re-exports them and turns them into messages.
 import NetAddress
 
 /// Per-interface IPv4 settings that anycastd manages (net.ipv4.conf.IF.NAME), as IPV4_DEVCONF_* ids.
