@@ -62,11 +62,16 @@ let package = Package(
             name: "health-bench", dependencies: ["Health", "Config", "NetAddress"], swiftSettings: strict),
         // Pure planner: desired vs observed state -> ordered netlink operations and announcements.
         .target(name: "Reconciler", dependencies: ["Config", "NetlinkTypes", "NetAddress"], swiftSettings: strict),
+        // The agent's decisions as a value type (event + instant -> actions); no sockets, no clock, no libmnl.
+        .target(
+            name: "AgentCore", dependencies: ["Config", "NetAddress", "NetlinkTypes", "Reconciler"],
+            swiftSettings: strict),
         // The actor that wires everything together, control socket, metrics endpoint, signals, lifecycle.
         .target(
             name: "Daemon",
             dependencies: [
-                "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "BFD", "BFDSession", "Health", "NetAddress",
+                "AgentCore", "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "BFD", "BFDSession", "Health",
+                "NetAddress",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -121,6 +126,8 @@ let package = Package(
         ),
         .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress", "CProcess"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "NetlinkTypes", "Config", "NetAddress"]),
+        .testTarget(
+            name: "AgentCoreTests", dependencies: ["AgentCore", "Config", "NetAddress", "NetlinkTypes", "Reconciler"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,8 @@
 // desired state, P is on the anycast interface and the interface is up, S is healthy, neither S nor the
 // host is drained (a drain first re-announces with GRACEFUL_SHUTDOWN, RFC 8326), and N is meant to get S.
 // Whether N's session is Established is the speaker's business: it sends the set once the session is up.
+// Every attribute of a route is decided here, once: next hop (a typed "self" the session resolves, never
+// an unspecified-address sentinel), AS path with prepends for eBGP, LOCAL_PREF for iBGP, communities, MED.
 import Config
 import NetAddress
 
@@ -36,10 +38,23 @@ public struct AnnouncementInputs: Sendable, Equatable {
     }
 }
 
-/// One route as the service and peer configuration describe it; the speaker adds next hop and AS path.
+/// The next hop of an announced route.
+public enum NextHop: Sendable, Hashable {
+    /// The BGP session's own local address (of the prefix's family); only the session knows it.
+    case sessionAddress
+    /// A configured next hop (`nextHop.ipv4` / `nextHop.ipv6` of the peer).
+    case address(IPAddress)
+}
+
+/// One route towards one peer, with every attribute decided.
 public struct Announcement: Sendable, Hashable {
     public var prefix: IPPrefix
     public var service: String
+    public var nextHop: NextHop
+    /// One AS_SEQUENCE: the local ASN repeated 1 + prepend times towards eBGP peers, empty towards iBGP.
+    public var asPath: [UInt32]
+    /// Sent to iBGP peers only (100 there); nil towards eBGP peers.
+    public var localPref: UInt32?
     /// Peer then service communities, sorted, without duplicates; GRACEFUL_SHUTDOWN while draining.
     public var communities: [Community]
     public var largeCommunities: [LargeCommunity]
@@ -47,11 +62,15 @@ public struct Announcement: Sendable, Hashable {
     public var med: UInt32?
 
     public init(
-        prefix: IPPrefix, service: String, communities: [Community] = [], largeCommunities: [LargeCommunity] = [],
+        prefix: IPPrefix, service: String, nextHop: NextHop = .sessionAddress, asPath: [UInt32] = [],
+        localPref: UInt32? = nil, communities: [Community] = [], largeCommunities: [LargeCommunity] = [],
         med: UInt32? = nil
     ) {
         self.prefix = prefix
         self.service = service
+        self.nextHop = nextHop
+        self.asPath = asPath
+        self.localPref = localPref
         self.communities = communities
         self.largeCommunities = largeCommunities
         self.med = med
@@ -70,9 +89,17 @@ public struct PrefixVerdict: Sendable, Equatable {
 public enum AnnouncementPlanner {
     /// The routes each configured peer should have now, keyed by peer name (every peer present, maybe empty).
     public static func plan(_ inputs: AnnouncementInputs) -> [String: [IPPrefix: Announcement]] {
+        plan(inputs, verdicts: verdicts(inputs))
+    }
+
+    /// The routes for verdicts already computed from the same inputs (the rule is evaluated once per pass).
+    public static func plan(_ inputs: AnnouncementInputs, verdicts list: [PrefixVerdict]) -> [String: [IPPrefix:
+        Announcement]]
+    {
         var result: [String: [IPPrefix: Announcement]] = [:]
         for peer in inputs.state.bgp.peers { result[peer.name] = [:] }
-        let verdicts = Dictionary(verdicts(inputs).map { ($0.prefix, $0) }, uniquingKeysWith: { first, _ in first })
+        let verdicts = Dictionary(list.map { ($0.prefix, $0) }, uniquingKeysWith: { first, _ in first })
+        let localASN = inputs.state.bgp.asn
         for service in inputs.state.services {
             let peers = inputs.state.bgp.peers.filter { service.peers.isEmpty || service.peers.contains($0.name) }
             for prefix in service.prefixes {
@@ -80,14 +107,25 @@ public enum AnnouncementPlanner {
                 for peer in peers where peer.families.contains(prefix.family) {
                     var communities = Set(peer.communities).union(service.communities)
                     if verdict.gracefulShutdown { communities.insert(.gracefulShutdown) }
+                    let external = peer.asn != localASN
                     result[peer.name, default: [:]][prefix] = Announcement(
-                        prefix: prefix, service: service.name, communities: communities.sorted(),
+                        prefix: prefix, service: service.name, nextHop: nextHop(peer, prefix.family),
+                        asPath: external ? [UInt32](repeating: localASN, count: 1 + max(0, peer.asPathPrepend)) : [],
+                        localPref: external ? nil : 100, communities: communities.sorted(),
                         largeCommunities: Set(peer.largeCommunities).union(service.largeCommunities).sorted(),
                         med: peer.med ?? service.med)
                 }
             }
         }
         return result
+    }
+
+    /// The peer's configured next hop for the family, else the session's own address.
+    static func nextHop(_ peer: PeerConfig, _ family: AddressFamily) -> NextHop {
+        switch family {
+        case .ipv4: peer.nextHop.ipv4.map { .address(.v4($0)) } ?? .sessionAddress
+        case .ipv6: peer.nextHop.ipv6.map { .address(.v6($0)) } ?? .sessionAddress
+        }
     }
 
     /// The rule evaluated per prefix, with the reason when it is not announced.

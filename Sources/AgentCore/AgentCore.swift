@@ -1,0 +1,522 @@
+// The agent's decisions as a value type, as the BGP and BFD state machines are: feed it an event and the
+// instant it happened (`handle(_:now:)`), carry out the actions it returns. It owns every fact the agent
+// decides on, once: the desired state, what netlink observed, each service's health verdict, drains and
+// whether they are on disk, the drain and stop phases, prefixes retiring after removal from the file, the
+// sessions that are Established, the routes each peer was given and the verdict of the one rule for each
+// prefix. `anycastd status` reads these facts from here. No sockets, no clock, no libmnl: the Agent actor
+// (Daemon) is the shell that observes, applies, persists, sleeps until timers and talks to the speaker.
+//
+// Sequences it implements (README, anycastd(8)):
+// - drain: GRACEFUL_SHUTDOWN 65535:0 for the drain delay when enabled (RFC 8326), then withdraw; the
+//   control client is answered once the drain is on disk (or told that it is not);
+// - stop: the drain sequence for everything, then NOTIFICATION Cease/Administrative Shutdown (RFC 9003) and
+//   exit; a second stop exits at once;
+// - removal from the file: withdraw, wait the drain delay, only then remove the address.
+import Config
+import NetAddress
+import NetlinkTypes
+import Reconciler
+
+/// An instant on the shell's monotonic clock, as a Duration since any fixed origin (as the BGP FSM takes it).
+public typealias AgentInstant = Duration
+
+/// The drain state read from disk at start (or when the state directory changes).
+public enum RestoredDrains: Sendable, Equatable {
+    /// The file was read: these services are drained (`*` is the host); empty when there was no file.
+    case drains(Set<String>)
+    /// The file exists but cannot be trusted; the host stays drained (fail safe) and status says why.
+    case unreadable(String)
+}
+
+/// What the state directory held when it was opened.
+public struct RestoredState: Sendable, Equatable {
+    public var directory: String
+    public var drains: RestoredDrains
+    /// Addresses anycastd added to an `existing` interface.
+    public var owned: Set<IPPrefix>
+    /// Lines of the ownership file that were not prefixes, logged and dropped.
+    public var ignoredOwned: [String]
+
+    public init(directory: String, drains: RestoredDrains, owned: Set<IPPrefix> = [], ignoredOwned: [String] = []) {
+        self.directory = directory
+        self.drains = drains
+        self.owned = owned
+        self.ignoredOwned = ignoredOwned
+    }
+}
+
+/// What happened to a BGP session, as the speaker and BFD report it.
+public enum PeerEvent: Sendable, Equatable {
+    /// The session reached Established.
+    case established
+    /// The session left Established (or never reached it); the reason when known.
+    case down(String?)
+    /// The peer's BFD session went Down: the BGP session must be reset at once.
+    case bfdDown
+}
+
+/// Which state file a persistence result is about.
+public enum PersistedFile: Sendable, Equatable {
+    case drains
+    case ownedAddresses
+}
+
+/// Whether a state file reached the disk.
+public enum PersistResult: Sendable, Equatable {
+    case ok
+    case failed(String)
+}
+
+/// A control request's identity, so its reply can wait for the disk.
+public typealias RequestID = UInt64
+
+/// An answer to a control client.
+public struct ControlReply: Sendable, Equatable {
+    public var ok: Bool
+    public var message: String
+
+    public init(ok: Bool, message: String) {
+        self.ok = ok
+        self.message = message
+    }
+}
+
+/// Log severity of a decision.
+public enum LogLevel: Sendable, Equatable {
+    case debug, info, notice, warning, error
+}
+
+/// Everything that can happen to the agent.
+public enum AgentEvent: Sendable, Equatable {
+    /// A configuration that parsed and validated; `restored` when its state directory was (re)opened.
+    case configurationAdopted(DesiredState, restored: RestoredState?)
+    /// What netlink shows now; `repair` plans the interface (a reconcile pass), else only the routes follow.
+    case interfaceObserved(ObservedHost, repair: Bool)
+    /// The results of the last `applyInterface`, in the same order.
+    case interfaceApplied([NetlinkOperation], [NetlinkError?])
+    /// A service's checks reached a verdict (after rise/fall); `detail` says what the checks saw.
+    case health(service: String, up: Bool, detail: String)
+    case peer(String, PeerEvent)
+    /// `anycastd drain` (an empty list is the host).
+    case drainRequested([String], request: RequestID)
+    /// `anycastd undrain` (an empty list is everything).
+    case undrainRequested([String], request: RequestID)
+    /// SIGTERM or SIGINT.
+    case stopRequested
+    case persisted(PersistedFile, PersistResult)
+    /// A timer armed by `armTimer` is due.
+    case timerFired
+}
+
+/// Everything the shell carries out for the core.
+public enum AgentAction: Sendable, Equatable {
+    /// Apply these netlink operations in one batch, then feed `interfaceApplied` and a fresh observation.
+    case applyInterface([NetlinkOperation])
+    /// Observe the host and feed `interfaceObserved(_, repair: true)`.
+    case observe
+    /// The complete set of routes each configured peer should have now (only differences reach the wire).
+    case setRoutes([String: [IPPrefix: Announcement]])
+    /// Write the drained services (`*` is the host), then feed `persisted(.drains, _)`.
+    case persistDrains(Set<String>)
+    /// Write the addresses owned on an `existing` interface, then feed `persisted(.ownedAddresses, _)`.
+    case persistOwnedAddresses(Set<IPPrefix>)
+    /// Feed `timerFired` at this instant.
+    case armTimer(at: AgentInstant)
+    case log(LogLevel, String)
+    case reply(RequestID, ControlReply)
+    /// Reset the BGP session with this peer (BFD saw the path fail).
+    case resetSession(peer: String, reason: String)
+    /// Send NOTIFICATION Cease/Administrative Shutdown with this message to every peer and close.
+    case shutdownSessions(message: String)
+    case exit(Int32)
+}
+
+/// Where a drain or stop stands, for status.
+public enum DrainPersistence: Sendable, Equatable {
+    /// The drains in memory are the ones on disk.
+    case persisted
+    /// The last write failed: the drains are in effect but a restart would lose them.
+    case notPersisted(String)
+    /// The drain file could not be read at start; the host is drained until `anycastd undrain`.
+    case unreadable(String)
+}
+
+/// The agent's decisions; see the file header.
+public struct AgentCore: Sendable {
+    /// The link kind created for `interface.kind` "dummy" (tests on kernels without dummy use "ifb").
+    public var linkKind: String
+    /// The last configuration adopted; nil before the first one.
+    public private(set) var desired: DesiredState?
+    /// The state directory whose files were restored.
+    public private(set) var stateDirectory: String?
+    public private(set) var observed = ObservedHost()
+    /// Services whose checks are all up (after rise/fall); a service without checks is healthy.
+    public private(set) var healthy: Set<String> = []
+    /// Drained services; `*` is the whole host.
+    public private(set) var drains: Set<String> = []
+    /// When each drain began in this process; a drain restored from disk has none (withdrawn from the start).
+    public private(set) var drainStarted: [String: AgentInstant] = [:]
+    public private(set) var drainPersistence = DrainPersistence.persisted
+    /// When the graceful stop began.
+    public private(set) var stopStarted: AgentInstant?
+    /// Prefixes removed from the file that stay on the interface until this instant.
+    public private(set) var retiring: [IPPrefix: AgentInstant] = [:]
+    /// Addresses anycastd added to an `existing` interface (only those are ever removed).
+    public private(set) var owned: Set<IPPrefix> = []
+    /// Peers whose sessions are Established.
+    public private(set) var established: Set<String> = []
+    /// What each peer was last told to have.
+    public private(set) var routes: [String: [IPPrefix: Announcement]] = [:]
+    /// The rule's verdict for each prefix at the last evaluation.
+    public private(set) var verdicts: [IPPrefix: PrefixVerdict] = [:]
+    /// Instants at which a timer is armed.
+    public private(set) var timers: Set<AgentInstant> = []
+    /// Interface warnings and errors last logged, so each is logged once until it changes.
+    public private(set) var interfaceProblems: [String] = []
+    /// Whether the stop sequence finished (Cease sent, exit requested).
+    public private(set) var stopped = false
+    /// Control replies waiting for the drain file to reach the disk.
+    private var pendingReplies: [(RequestID, String)] = []
+
+    public init(linkKind: String = "dummy") { self.linkKind = linkKind }
+
+    // MARK: one event
+
+    /// Handles one event at `now` and returns what the shell must do, in order.
+    public mutating func handle(_ event: AgentEvent, now: AgentInstant) -> [AgentAction] {
+        var actions: [AgentAction] = []
+        timers = timers.filter { $0 > now }
+        switch event {
+        case .configurationAdopted(let state, let restored):
+            adopt(state, restored: restored, now: now, &actions)
+            actions.append(.observe)
+        case .interfaceObserved(let host, let repair):
+            observed = host
+            if repair, let plan = planInterface(now: now, &actions), !plan.operations.isEmpty {
+                actions.append(.applyInterface(plan.operations))
+                return actions  // the routes follow the observation made after applying
+            }
+            evaluate(now: now, &actions)
+        case .interfaceApplied(let operations, let errors):
+            applied(operations, errors, now: now, &actions)
+        case .health(let service, let up, let detail):
+            let was = healthy.contains(service)
+            if up { healthy.insert(service) } else { healthy.remove(service) }
+            if was != up {
+                actions.append(
+                    .log(.notice, "\(service): \(up ? "healthy" : "unhealthy")\(detail.isEmpty ? "" : " (\(detail))")"))
+            }
+            evaluate(now: now, &actions)
+        case .peer(let peer, let event):
+            switch event {
+            case .established: established.insert(peer)
+            case .down: established.remove(peer)
+            case .bfdDown:
+                established.remove(peer)
+                actions.append(.log(.warning, "peer \(peer): BFD Down; resetting the BGP session"))
+                actions.append(.resetSession(peer: peer, reason: "BFD Down"))
+            }
+            evaluate(now: now, &actions)
+        case .drainRequested(let services, let request):
+            drain(services, request: request, now: now, &actions)
+        case .undrainRequested(let services, let request):
+            undrain(services, request: request, now: now, &actions)
+        case .stopRequested:
+            stop(now: now, &actions)
+        case .persisted(let file, let result):
+            persisted(file, result, &actions)
+        case .timerFired:
+            if stopStarted != nil, !stopped { finishStopIfDue(now: now, &actions) }
+            if !stopped { actions.append(.observe) }
+        }
+        return actions
+    }
+
+    // MARK: configuration
+
+    private mutating func adopt(
+        _ state: DesiredState, restored: RestoredState?, now: AgentInstant, _ actions: inout [AgentAction]
+    ) {
+        if let restored {
+            stateDirectory = restored.directory
+            owned = restored.owned
+            for line in restored.ignoredOwned {
+                actions.append(.log(.warning, "\(restored.directory)/owned-addresses: ignored line \"\(line)\""))
+            }
+            switch restored.drains {
+            case .drains(let set):
+                drains = set
+                drainPersistence = .persisted
+                for drain in set.sorted() {
+                    actions.append(
+                        .log(.notice, "\(drain == "*" ? "host" : drain): drained (kept from before the restart)"))
+                }
+            case .unreadable(let reason):
+                drains = ["*"]
+                drainPersistence = .unreadable(reason)
+                actions.append(
+                    .log(
+                        .error,
+                        "drain state unreadable (\(reason)): the host stays drained to be safe; `anycastd undrain` ends it"
+                    ))
+            }
+            drainStarted = [:]
+        }
+        if let previous = desired {
+            let removed = Set(previous.allPrefixes).subtracting(state.allPrefixes)
+            let deadline = now + state.drain.delay
+            for prefix in removed.sorted() where !peersAnnouncing(prefix).isEmpty {
+                retiring[prefix] = deadline
+                actions.append(
+                    .log(
+                        .info,
+                        "\(prefix): removed from the configuration; withdrawn, address removed in \(formatDuration(state.drain.delay))"
+                    ))
+                arm(deadline, &actions)
+            }
+            for prefix in state.allPrefixes { retiring[prefix] = nil }
+            let peers = Set(state.bgp.peers.map(\.name))
+            established = established.intersection(peers)
+        }
+        desired = state
+        for service in state.services where service.checks.isEmpty { healthy.insert(service.name) }
+    }
+
+    // MARK: interface
+
+    /// The interface target now: the file's prefixes plus those still retiring, and what anycastd owns.
+    public func interfaceTarget(now: AgentInstant) -> InterfaceTarget? {
+        guard let state = desired else { return nil }
+        let draining = Set(retiring.filter { $0.value > now }.keys)
+        var target = InterfaceTarget(state, draining: draining, owned: owned)
+        target.linkKind = linkKind
+        return target
+    }
+
+    /// The interface plan for the last observation (also what `reconcile --dry-run` prints).
+    public func interfacePlan(now: AgentInstant) -> InterfacePlan? {
+        interfaceTarget(now: now).map { InterfacePlanner.plan(target: $0, observed: observed) }
+    }
+
+    private mutating func planInterface(now: AgentInstant, _ actions: inout [AgentAction]) -> InterfacePlan? {
+        retiring = retiring.filter { $0.value > now }
+        guard let plan = interfacePlan(now: now) else { return nil }
+        if plan.warnings + plan.errors != interfaceProblems {
+            for error in plan.errors { actions.append(.log(.error, error)) }
+            for warning in plan.warnings { actions.append(.log(.warning, warning)) }
+            interfaceProblems = plan.warnings + plan.errors
+        }
+        return plan
+    }
+
+    private mutating func applied(
+        _ operations: [NetlinkOperation], _ errors: [NetlinkError?], now: AgentInstant, _ actions: inout [AgentAction]
+    ) {
+        let before = owned
+        var failed = false
+        for (operation, error) in zip(operations, errors) {
+            if let error {
+                actions.append(.log(.error, error.description))
+                failed = true
+                continue
+            }
+            actions.append(.log(.info, operation.description))
+            guard desired?.interface.kind == .existing else { continue }
+            switch operation {
+            case .addAddress(_, let prefix): owned.insert(prefix)
+            case .deleteAddress(_, let prefix): owned.remove(prefix)
+            default: break
+            }
+        }
+        if owned != before { actions.append(.persistOwnedAddresses(owned)) }
+        if failed { arm(now + .seconds(1), &actions) }
+    }
+
+    // MARK: the rule
+
+    /// Drain or stop phase of each service at `now`: GRACEFUL_SHUTDOWN for the drain delay (when enabled),
+    /// then withdrawn. A drain restored from disk is withdrawn from the start.
+    public func phases(now: AgentInstant) -> [String: ServicePhase] {
+        guard let state = desired else { return [:] }
+        var phases: [String: ServicePhase] = [:]
+        for service in state.services {
+            let started: AgentInstant?
+            if let stopStarted {
+                started = stopStarted
+            } else if drains.contains(service.name) || drains.contains("*") {
+                started = [drainStarted[service.name], drainStarted["*"]].compactMap { $0 }.max()
+            } else {
+                continue
+            }
+            if state.drain.gracefulShutdown, let started, now < started + state.drain.delay {
+                phases[service.name] = .gracefulShutdown
+            } else {
+                phases[service.name] = .withdrawn
+            }
+        }
+        return phases
+    }
+
+    /// The Established peers that were last handed `prefix` (any prefix when nil), sorted.
+    public func peersAnnouncing(_ prefix: IPPrefix?) -> [String] {
+        routes.filter { peer, routes in
+            established.contains(peer) && (prefix.map { routes[$0] != nil } ?? !routes.isEmpty)
+        }.keys.sorted()
+    }
+
+    /// Evaluates the rule once for every prefix; logs changed verdicts, hands changed routes to the speaker.
+    private mutating func evaluate(now: AgentInstant, _ actions: inout [AgentAction]) {
+        guard let state = desired else { return }
+        let link = observed.link(named: state.interface.name)
+        let inputs = AnnouncementInputs(
+            state: state, interfaceUp: link?.isUp ?? false,
+            presentPrefixes: observed.prefixes(on: state.interface.name), healthyServices: healthy,
+            phases: phases(now: now))
+        let list = AnnouncementPlanner.verdicts(inputs)
+        let next = Dictionary(list.map { ($0.prefix, $0) }, uniquingKeysWith: { first, _ in first })
+        for (prefix, verdict) in next.sorted(by: { $0.key < $1.key }) where verdicts[prefix] != verdict {
+            if let reason = verdict.blockedBy {
+                actions.append(
+                    .log(.info, "\(prefix): \(verdicts[prefix] == nil ? "not announced" : "withdrawn") (\(reason))"))
+            } else {
+                actions.append(
+                    .log(.info, "\(prefix): announced\(verdict.gracefulShutdown ? " with GRACEFUL_SHUTDOWN" : "")"))
+            }
+        }
+        verdicts = next
+        let planned = AnnouncementPlanner.plan(inputs, verdicts: list)
+        guard planned != routes else { return }
+        routes = planned
+        actions.append(.setRoutes(planned))
+    }
+
+    // MARK: drains
+
+    private mutating func drain(
+        _ services: [String], request: RequestID, now: AgentInstant, _ actions: inout [AgentAction]
+    ) {
+        guard let state = desired else {
+            actions.append(.reply(request, ControlReply(ok: false, message: "no configuration loaded")))
+            return
+        }
+        let names = services.isEmpty ? ["*"] : services
+        let known = Set(state.services.map(\.name))
+        let unknown = names.filter { $0 != "*" && !known.contains($0) }
+        guard unknown.isEmpty else {
+            actions.append(
+                .reply(request, ControlReply(ok: false, message: "unknown service: \(unknown.joined(separator: ", "))"))
+            )
+            return
+        }
+        for name in names where !drains.contains(name) {
+            drains.insert(name)
+            drainStarted[name] = now
+            actions.append(.log(.notice, "\(name == "*" ? "host" : name): drain requested"))
+        }
+        arm(now + state.drain.delay, &actions)
+        evaluate(now: now, &actions)
+        let how =
+            state.drain.gracefulShutdown
+            ? "announced with GRACEFUL_SHUTDOWN now, withdrawn in \(formatDuration(state.drain.delay))"
+            : "withdrawn now"
+        let what = services.isEmpty ? "host" : services.joined(separator: ", ")
+        pendingReplies.append((request, "draining \(what): \(how)"))
+        actions.append(.persistDrains(drains))
+    }
+
+    private mutating func undrain(
+        _ services: [String], request: RequestID, now: AgentInstant, _ actions: inout [AgentAction]
+    ) {
+        let names = services.isEmpty ? drains : Set(services)
+        let notDrained = names.subtracting(drains)
+        for name in names.sorted() where drains.contains(name) {
+            drains.remove(name)
+            drainStarted[name] = nil
+            actions.append(.log(.notice, "\(name == "*" ? "host" : name): undrained"))
+        }
+        evaluate(now: now, &actions)
+        let message =
+            !services.isEmpty && !notDrained.isEmpty
+            ? "not drained: \(notDrained.sorted().joined(separator: ", "))"
+            : "undrained \(services.isEmpty ? "everything" : services.joined(separator: ", "))"
+        pendingReplies.append((request, message))
+        actions.append(.persistDrains(drains))
+    }
+
+    private mutating func persisted(_ file: PersistedFile, _ result: PersistResult, _ actions: inout [AgentAction]) {
+        switch (file, result) {
+        case (.ownedAddresses, .ok): break
+        case (.ownedAddresses, .failed(let reason)):
+            actions.append(.log(.error, "cannot save the owned addresses: \(reason)"))
+        case (.drains, .ok):
+            drainPersistence = .persisted
+            for (request, message) in pendingReplies {
+                actions.append(.reply(request, ControlReply(ok: true, message: message)))
+            }
+            pendingReplies = []
+        case (.drains, .failed(let reason)):
+            drainPersistence = .notPersisted(reason)
+            actions.append(.log(.error, "drain state not saved (\(reason)); in effect until the agent restarts"))
+            for (request, message) in pendingReplies {
+                actions.append(
+                    .reply(
+                        request,
+                        ControlReply(
+                            ok: false,
+                            message: "\(message); but NOT saved (\(reason)): a restart would forget it")))
+            }
+            pendingReplies = []
+        }
+    }
+
+    // MARK: stop
+
+    private mutating func stop(now: AgentInstant, _ actions: inout [AgentAction]) {
+        if stopStarted != nil {
+            actions.append(.log(.warning, "second stop signal: exiting at once"))
+            stopped = true
+            actions.append(.exit(0))
+            return
+        }
+        let announced = !peersAnnouncing(nil).isEmpty
+        stopStarted = now
+        let delay = desired?.drain.delay ?? .zero
+        guard announced else {
+            actions.append(.log(.notice, "stopping: nothing announced"))
+            evaluate(now: now, &actions)
+            finishStop(&actions)
+            return
+        }
+        let graceful = desired?.drain.gracefulShutdown == true
+        actions.append(
+            .log(
+                .notice,
+                "stopping: \(graceful ? "GRACEFUL_SHUTDOWN now, withdrawing" : "withdrawing now, waiting") \(formatDuration(delay))"
+            ))
+        evaluate(now: now, &actions)
+        arm(now + delay, &actions)
+    }
+
+    private mutating func finishStopIfDue(now: AgentInstant, _ actions: inout [AgentAction]) {
+        guard let started = stopStarted, now >= started + (desired?.drain.delay ?? .zero) else {
+            evaluate(now: now, &actions)
+            return
+        }
+        evaluate(now: now, &actions)
+        finishStop(&actions)
+    }
+
+    private mutating func finishStop(_ actions: inout [AgentAction]) {
+        stopped = true
+        actions.append(.shutdownSessions(message: "anycastd stopping"))
+        actions.append(.log(.notice, "stopped"))
+        actions.append(.exit(0))
+    }
+
+    // MARK: timers
+
+    private mutating func arm(_ instant: AgentInstant, _ actions: inout [AgentAction]) {
+        guard timers.insert(instant).inserted else { return }
+        actions.append(.armTimer(at: instant))
+    }
+}
