@@ -1,4 +1,7 @@
-// Answers control-socket requests and builds the status snapshot from the agent's state.
+// Answers control-socket requests through the core and builds the status snapshot from the core's facts
+// (verdicts, phases, drains and whether they are on disk, sessions, timers), plus the per-check details
+// the health monitor keeps and the per-session counters the speaker keeps.
+import AgentCore
 import Config
 import Health
 import NetAddress
@@ -11,17 +14,18 @@ extension Agent {
     func handle(_ request: ControlRequest) async -> ControlResponse {
         switch request.command {
         case .status: return ControlResponse(ok: true, status: await status())
-        case .drain: return await drain(request.services)
-        case .undrain: return await undrain(request.services)
+        case .drain: return await self.request { .drainRequested(request.services, request: $0) }
+        case .undrain: return await self.request { .undrainRequested(request.services, request: $0) }
         }
     }
 
     func status() async -> StatusSnapshot {
-        let state = desired
+        let state = core.desired
+        let now = self.now
         let name = state?.interface.name ?? "anycast0"
-        let link = lastObserved.link(named: name)
-        let present = lastObserved.prefixes(on: name)
-        let established = await announcer.establishedPeers()
+        let link = core.observed.link(named: name)
+        let present = core.observed.prefixes(on: name)
+        let phases = core.phases(now: now)
         let health = Dictionary(self.health.snapshot().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let services = (state?.services ?? []).map { service in
             let checks = (health[service.name]?.checks ?? []).map {
@@ -30,22 +34,54 @@ extension Agent {
                     lastResult: $0.lastResult ?? "no result yet")
             }
             let prefixes = service.prefixes.map { prefix in
-                let peers = peersAnnouncing(prefix, established: established)
-                return PrefixReport(
-                    prefix: prefix.description, addressPresent: present.contains(prefix), announcedTo: peers,
-                    gracefulShutdown: lastVerdicts[prefix]?.gracefulShutdown ?? false,
-                    blockedBy: lastVerdicts[prefix]?.blockedBy)
+                PrefixReport(
+                    prefix: prefix.description, addressPresent: present.contains(prefix),
+                    announcedTo: core.peersAnnouncing(prefix),
+                    gracefulShutdown: core.verdicts[prefix]?.gracefulShutdown ?? false,
+                    blockedBy: core.verdicts[prefix]?.blockedBy)
             }
-            return ServiceReport(
-                name: service.name, healthy: healthy.contains(service.name),
-                drained: drains.contains(service.name) || drains.contains("*"), checks: checks, prefixes: prefixes)
+            var report = ServiceReport(
+                name: service.name, healthy: core.healthy.contains(service.name),
+                drained: core.drains.contains(service.name) || core.drains.contains("*"), checks: checks,
+                prefixes: prefixes)
+            report.phase = (phases[service.name] ?? .active).name
+            return report
         }
-        return StatusSnapshot(
+        let asns = Dictionary((state?.bgp.peers ?? []).map { ($0.name, $0.asn) }, uniquingKeysWith: { a, _ in a })
+        var snapshot = StatusSnapshot(
             version: anycastdVersion,
             config: ConfigReport(
                 path: options.configPath, valid: configErrors.isEmpty, errors: configErrors.map(\.description)),
             interface: InterfaceReport(name: name, present: link != nil, up: link?.isUp ?? false),
-            hostDrained: drains.contains("*"), stopping: stopStarted != nil, peers: await announcer.peerStatus(),
+            hostDrained: core.drains.contains("*"), stopping: core.stopStarted != nil,
+            peers: await announcer.peerStatus().map { peer in
+                var peer = peer
+                peer.asn = asns[peer.name] ?? peer.asn
+                return peer
+            },
             services: services)
+        switch core.drainPersistence {
+        case .persisted: snapshot.drainState = DrainStateReport(persisted: true)
+        case .notPersisted(let reason): snapshot.drainState = DrainStateReport(persisted: false, problem: reason)
+        case .unreadable(let reason):
+            snapshot.drainState = DrainStateReport(
+                persisted: false, problem: "drain state unreadable (\(reason)); host kept drained")
+        }
+        snapshot.timers = core.timers.sorted().map { instant in
+            let left = instant - now
+            return Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
+        }
+        return snapshot
+    }
+}
+
+extension ServicePhase {
+    /// The phase as status shows it.
+    var name: String {
+        switch self {
+        case .active: "active"
+        case .gracefulShutdown: "gracefulShutdown"
+        case .withdrawn: "withdrawn"
+        }
     }
 }

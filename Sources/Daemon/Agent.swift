@@ -1,8 +1,11 @@
-// The agent: one actor owns the desired state (the last valid configuration), what netlink observed,
-// service health, drains and what each peer was given, and turns every input (configuration edits,
-// SIGHUP, netlink events, health changes, control commands, timers) into a fresh plan at once.
+// The agent: a thin actor around AgentCore, which owns every decision and fact (desired state, what netlink
+// observed, health verdicts, drains, phases, retiring prefixes, sessions, routes, verdicts). The actor turns
+// each input (configuration edits, SIGHUP, netlink events, health verdicts, session events, control
+// commands, timers) into an event with `ContinuousClock.now` and carries out the actions that come back:
+// netlink batches, routes to the speaker, state files, timers, logs, replies, Cease, exit.
 // Netlink events only ring a doorbell that holds at most one pending ring, so a burst of events (for
 // example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
+import AgentCore
 import Config
 import Dispatch
 import FoundationEssentials
@@ -38,28 +41,18 @@ public actor Agent {
     let netlink: NetlinkSocket
     let announcer: any Announcer
     let health: HealthMonitor
-    /// The last configuration that parsed and validated; nil before the first one.
-    var desired: DesiredState?
+    /// Every decision and the facts behind them; see AgentCore.
+    var core: AgentCore
+    /// The origin of the core's instants.
+    let origin = ContinuousClock.now
     /// Errors of the last load that failed, cleared by the next good one.
     var configErrors: [ConfigDiagnostic] = []
     var store: StateStore?
-    /// Addresses anycastd added to an `existing` interface.
-    var owned: Set<IPPrefix> = []
-    /// Prefixes removed from the configuration that stay on the interface until the drain delay passed.
-    var retiring: [IPPrefix: ContinuousClock.Instant] = [:]
-    var lastObserved = ObservedHost()
-    var lastWarnings: [String] = []
-    /// Services whose checks are all up.
-    var healthy: Set<String> = []
-    /// Drained services, persisted; `*` is the whole host.
-    var drains: Set<String> = []
-    /// When each drain began in this process; a drain restored from disk has none (already withdrawn).
-    var drainStarted: [String: ContinuousClock.Instant] = [:]
-    /// When a graceful stop began.
-    var stopStarted: ContinuousClock.Instant?
-    /// What each peer was last told to have.
-    var lastRoutes: [String: [IPPrefix: Announcement]] = [:]
-    var lastVerdicts: [IPPrefix: PrefixVerdict] = [:]
+    /// Control replies the core produced, by request, until the request's handler picks them up.
+    var replies: [RequestID: ControlReply] = [:]
+    var nextRequest: RequestID = 1
+    /// Where an `exit` action goes while `run()` runs.
+    var exitRequests: AsyncStream<Int32>.Continuation?
     /// The `metrics.listen` endpoint while the agent runs; nil when not configured or not bound.
     var metricsServer: MetricsServer?
     var metricsApplying = false
@@ -77,6 +70,7 @@ public actor Agent {
         self.logger = logger
         self.announcer = announcer
         self.health = HealthMonitor()
+        self.core = AgentCore(linkKind: options.linkKind)
         do {
             self.netlink = try NetlinkSocket()
         } catch {
@@ -89,7 +83,7 @@ public actor Agent {
 
     /// Loads the file; on success it becomes the desired state, on failure the last good one stays.
     @discardableResult
-    func loadConfig(reason: String) async -> Bool {
+    func loadConfig(reason: String, startServices: Bool = true) async -> Bool {
         switch ConfigLoader.load(path: options.configPath) {
         case .failure(let error):
             configErrors = error.diagnostics
@@ -104,7 +98,7 @@ public actor Agent {
                 logger.info("configuration unchanged (\(reason))")
                 return true
             }
-            await adopt(state)
+            await adopt(state, startServices: startServices)
             logger.info(
                 "configuration loaded (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers"
             )
@@ -112,41 +106,29 @@ public actor Agent {
         }
     }
 
+    /// The last configuration adopted; nil before the first one.
+    var desired: DesiredState? { core.desired }
+
     /// Makes a valid configuration the desired state. Prefixes that left it and were announced stay on the
-    /// interface for the drain delay, so routers converge before the address goes.
-    func adopt(_ state: DesiredState) async {
+    /// interface for the drain delay, so routers converge before the address goes (the core decides). With
+    /// `startServices` false (`reconcile --once`/`--dry-run`) no check runs and no session starts.
+    func adopt(_ state: DesiredState, startServices: Bool = true) async {
+        var restored: RestoredState?
         if store?.directory != state.stateDirectory {
             let store = StateStore(directory: state.stateDirectory)
             self.store = store
-            owned = store.loadOwnedAddresses()
-            drains = store.loadDrains()
-            for drain in drains.sorted() {
-                logger.notice("\(drain == "*" ? "host" : drain): drained (kept from before the restart)")
-            }
+            restored = store.restore()
         }
-        if let previous = desired {
-            let removed = Set(previous.allPrefixes).subtracting(state.allPrefixes)
-            let established = await announcer.establishedPeers()
-            let deadline = ContinuousClock.now + state.drain.delay
-            for prefix in removed.sorted() {
-                let announced = !peersAnnouncing(prefix, established: established).isEmpty
-                guard announced else { continue }
-                retiring[prefix] = deadline
-                logger.info(
-                    "\(prefix): removed from the configuration; withdrawn, address removed in \(formatDuration(state.drain.delay))"
-                )
-                scheduleWakeUp(at: deadline)
-            }
-            for prefix in state.allPrefixes { retiring[prefix] = nil }
+        guard startServices else {
+            _ = core.handle(.configurationAdopted(state, restored: restored), now: now)
+            return
         }
-        desired = state
-        // A service without checks is healthy from the start; the others start down until they rise.
-        for service in state.services where service.checks.isEmpty { healthy.insert(service.name) }
         health.update(
             services: state.services.map { service in
                 (name: service.name, checks: service.checks, defaultDNSServer: service.prefixes.first?.address)
             })
         await announcer.configure(state)
+        await feed(.configurationAdopted(state, restored: restored))
         if serving { await applyMetricsListener() }
     }
 
@@ -186,33 +168,30 @@ public actor Agent {
         } while metricsDirty
     }
 
-    /// Rings the doorbell at a deadline (drain delays, retries).
-    func scheduleWakeUp(at deadline: ContinuousClock.Instant) {
-        let doorbell = self.doorbell
+    /// The core's instant for now.
+    var now: AgentInstant { ContinuousClock.now - origin }
+
+    /// Feeds the timer event at a core instant (drain delays, retries, the end of a stop).
+    func scheduleTimer(at instant: AgentInstant) {
+        let deadline = origin + instant
         Task {
             try? await Task.sleep(until: deadline, clock: .continuous)
-            doorbell.yield()
+            await self.feed(.timerFired)
         }
     }
 
     // MARK: one pass
 
-    /// Repairs the interface, then re-evaluates the announcement rule.
+    /// Observes the host and lets the core repair the interface and re-evaluate the announcement rule.
     func reconcile() async {
-        reconcileInterface()
-        await updateAnnouncements()
+        guard core.desired != nil else { return }
+        await perform(.observe)
     }
 
     func healthChanged(_ service: ServiceHealth) async {
-        let was = healthy.contains(service.name)
-        if service.isUp { healthy.insert(service.name) } else { healthy.remove(service.name) }
-        if was != service.isUp || service.checks.isEmpty {
-            let detail = service.checks.map { "\($0.description): \($0.lastResult ?? "no result yet")" }
-                .joined(separator: "; ")
-            logger.notice(
-                "\(service.name): \(service.isUp ? "healthy" : "unhealthy")\(detail.isEmpty ? "" : " (\(detail))")")
-        }
-        await updateAnnouncements()
+        let detail = service.checks.map { "\($0.description): \($0.lastResult ?? "no result yet")" }
+            .joined(separator: "; ")
+        await feed(.health(service: service.name, up: service.isUp, detail: detail))
     }
 
     // MARK: running
@@ -250,6 +229,7 @@ public actor Agent {
         let healthEvents = health.events
         let sessionEvents = announcer.sessionEvents
         let (finishes, finish) = AsyncStream.makeStream(of: Int32.self)
+        exitRequests = finish
         let status = await withTaskGroup(of: Int32?.self) { group -> Int32 in
             group.addTask {
                 for await event in events where await self.isRelevant(event) {
@@ -270,7 +250,7 @@ public actor Agent {
                 return nil
             }
             group.addTask {
-                for await _ in sessionEvents { doorbell.yield() }
+                for await event in sessionEvents { await self.feed(.peer(event.peer, event.event)) }
                 return nil
             }
             group.addTask {
@@ -295,21 +275,13 @@ public actor Agent {
                 return nil
             }
             group.addTask {
-                var stopRequested = false
                 for await signal in SignalSource.signals() {
                     switch signal {
                     case .reload:
                         await self.loadConfig(reason: "SIGHUP")
                         doorbell.yield()
-                    case .stop where stopRequested:
-                        self.logger.warning("second stop signal: exiting at once")
-                        finish.yield(ExitStatus.ok)
                     case .stop:
-                        stopRequested = true
-                        Task {
-                            await self.gracefulStop()
-                            finish.yield(ExitStatus.ok)
-                        }
+                        await self.stopRequested()
                     }
                 }
                 return nil
@@ -329,33 +301,10 @@ public actor Agent {
         return status
     }
 
-    /// The stop sequence: the drain sequence for everything, then Cease/Administrative Shutdown.
-    /// Addresses and the interface stay, so services bound to them keep answering.
-    func gracefulStop() async {
-        SystemdNotify.send("STOPPING=1")
-        let established = await announcer.establishedPeers()
-        let announced = !peersAnnouncing(nil, established: established).isEmpty
-        stopStarted = .now
-        let delay = desired?.drain.delay ?? .zero
-        if announced {
-            let graceful = desired?.drain.gracefulShutdown == true
-            logger.notice(
-                "stopping: \(graceful ? "GRACEFUL_SHUTDOWN now, withdrawing" : "withdrawing now, waiting") \(formatDuration(delay))"
-            )
-            await updateAnnouncements()
-            try? await Task.sleep(for: delay)
-            await updateAnnouncements()
-        } else {
-            logger.notice("stopping: nothing announced")
-        }
-        await announcer.shutdown(message: "anycastd stopping")
-        logger.notice("stopped")
-        // Routers already know; nothing left to do may keep the process alive. If releasing the monitors
-        // and sockets takes longer than this, exit anyway rather than let systemd kill a finished agent.
-        let logger = self.logger
-        DispatchQueue.global().asyncAfter(deadline: .now() + 3) {
-            logger.warning("cleanup after stop took over 3 s; exiting")
-            exit(ExitStatus.ok)
-        }
+    /// SIGTERM/SIGINT: the core runs the drain sequence for everything, then Cease/Administrative Shutdown
+    /// (a second one exits at once). Addresses and the interface stay, so services bound to them keep answering.
+    func stopRequested() async {
+        if core.stopStarted == nil { SystemdNotify.send("STOPPING=1") }
+        await feed(.stopRequested)
     }
 }

@@ -1,5 +1,6 @@
 // What the agent needs from a BGP speaker, so the agent's logic does not depend on sockets: the peers
 // to keep sessions with, the routes each should have, and a clean stop. BGPAnnouncer is the real one.
+import AgentCore
 import Config
 import NetAddress
 import Reconciler
@@ -10,14 +11,25 @@ public protocol Announcer: Sendable {
     func configure(_ state: DesiredState) async
     /// The routes each peer should have now (every configured peer present); only differences are sent.
     func announce(_ routes: [String: [IPPrefix: Announcement]]) async
-    /// Names of the peers whose sessions are Established now.
-    func establishedPeers() async -> Set<String>
     /// Per-peer state for `anycastd status`.
     func peerStatus() async -> [PeerReport]
     /// Withdraws everything, sends Cease/Administrative Shutdown with the message (RFC 9003), closes.
     func shutdown(message: String) async
-    /// State changes of sessions, so the agent can log them and refresh status.
-    var sessionEvents: AsyncStream<String> { get }
+    /// Sessions reaching or leaving Established, and BFD Down, for the agent's core.
+    var sessionEvents: AsyncStream<PeerSessionEvent> { get }
+    /// Resets the session with a peer at once (BFD saw the path fail).
+    func resetSession(peer: String) async
+}
+
+/// One session event for the core.
+public struct PeerSessionEvent: Sendable, Equatable {
+    public var peer: String
+    public var event: PeerEvent
+
+    public init(peer: String, event: PeerEvent) {
+        self.peer = peer
+        self.event = event
+    }
 }
 
 /// An announcer for hosts without peers (and for `--once`/`--dry-run`): keeps nothing, sends nothing.
@@ -25,8 +37,8 @@ public struct NoAnnouncer: Announcer {
     public init() {}
     public func configure(_ state: DesiredState) async {}
     public func announce(_ routes: [String: [IPPrefix: Announcement]]) async {}
-    public func establishedPeers() async -> Set<String> { [] }
     public func peerStatus() async -> [PeerReport] { [] }
     public func shutdown(message: String) async {}
-    public var sessionEvents: AsyncStream<String> { AsyncStream { $0.finish() } }
+    public func resetSession(peer: String) async {}
+    public var sessionEvents: AsyncStream<PeerSessionEvent> { AsyncStream { $0.finish() } }
 }

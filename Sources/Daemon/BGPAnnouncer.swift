@@ -1,6 +1,8 @@
 // The real Announcer: turns the desired state's peers into BGPSpeaker sessions and each Announcement
-// into per-peer BGP attributes (AS_PATH with prepends for eBGP, LOCAL_PREF for iBGP, next hop "self"
-// resolved by the speaker from the peer's nextHop or the session's local address).
+// (every attribute already decided by the planner) into the speaker's RouteAttributes. The speaker fills
+// in a next hop of `.sessionAddress` with the session's local address. Session changes and BFD Down go to
+// the agent's core, which decides to reset the session.
+import AgentCore
 import BGP
 import BGPSession
 import Config
@@ -15,27 +17,29 @@ import Synchronization
 public final class BGPAnnouncer: Announcer {
     private let speaker: BGPSpeaker
     private let logger: Logger
-    private let peers = Mutex<[String: PeerConfig]>([:])
-    private let localASN = Mutex<UInt32>(0)
     private let bfd: BFDController
-    public let sessionEvents: AsyncStream<String>
+    public let sessionEvents: AsyncStream<PeerSessionEvent>
 
     public init(group: any EventLoopGroup, logger: Logger) {
         let speaker = BGPSpeaker(group: group, logger: logger)
         self.speaker = speaker
         self.logger = logger
-        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: PeerSessionEvent.self)
         sessionEvents = stream
         bfd = BFDController(
-            logger: logger, onDown: { peer in speaker.bfdDown(peer: peer) },
-            onChange: { peer in continuation.yield(peer) })
+            logger: logger, onDown: { peer in continuation.yield(PeerSessionEvent(peer: peer, event: .bfdDown)) },
+            onChange: { _ in })
         Task {
             for await event in speaker.events {
                 switch event {
                 case .stateChanged(let peer, let from, let to, let reason):
                     // The speaker logs sessions coming up and going down itself.
                     logger.debug("peer \(peer): \(from.rawValue) -> \(to.rawValue)\(reason.map { " (\($0))" } ?? "")")
-                    continuation.yield(peer)
+                    if to == .established {
+                        continuation.yield(PeerSessionEvent(peer: peer, event: .established))
+                    } else if from == .established {
+                        continuation.yield(PeerSessionEvent(peer: peer, event: .down(reason)))
+                    }
                 case .routeRefresh(let peer, let family):
                     logger.info("peer \(peer): route refresh for \(family.rawValue) answered")
                 }
@@ -66,10 +70,6 @@ public final class BGPAnnouncer: Announcer {
                     holdTime: Int(hold.components.seconds), families: Set(peer.families),
                     ipv4NextHop: peer.nextHop.ipv4, ipv6NextHop: peer.nextHop.ipv6))
         }
-        peers.withLock {
-            $0 = Dictionary(state.bgp.peers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        }
-        localASN.withLock { $0 = state.bgp.asn }
         speaker.setPeers(settings)
         bfd.configure(state.bgp.peers)
     }
@@ -85,45 +85,35 @@ public final class BGPAnnouncer: Announcer {
     }
 
     public func announce(_ routes: [String: [IPPrefix: Announcement]]) async {
-        let peers = self.peers.withLock { $0 }
-        let localASN = self.localASN.withLock { $0 }
         for (name, announcements) in routes {
-            guard let peer = peers[name] else { continue }
-            var attributes: [IPPrefix: RouteAttributes] = [:]
-            for (prefix, announcement) in announcements {
-                attributes[prefix] = Self.attributes(announcement, peer: peer, localASN: localASN)
-            }
-            speaker.setRoutes(peer: name, attributes)
+            speaker.setRoutes(peer: name, announcements.mapValues(Self.attributes))
         }
     }
 
-    /// BGP attributes for one announcement towards one peer. The unspecified next hop means "self".
-    static func attributes(_ announcement: Announcement, peer: PeerConfig, localASN: UInt32) -> RouteAttributes {
-        let selfNextHop: IPAddress =
-            announcement.prefix.family == .ipv4 ? .v4(IPv4Address(0)) : .v6(IPv6Address(high: 0, low: 0))
-        if peer.asn == localASN {
-            return .internal(
-                nextHop: selfNextHop, med: announcement.med, communities: announcement.communities,
-                largeCommunities: announcement.largeCommunities)
+    public func resetSession(peer: String) async { speaker.bfdDown(peer: peer) }
+
+    /// The speaker's attributes for one announcement; `.sessionAddress` is the unspecified address of the
+    /// prefix's family, which the speaker replaces with the session's local address.
+    static func attributes(_ announcement: Announcement) -> RouteAttributes {
+        let nextHop: IPAddress
+        switch announcement.nextHop {
+        case .address(let address): nextHop = address
+        case .sessionAddress:
+            nextHop = announcement.prefix.family == .ipv4 ? .v4(IPv4Address(0)) : .v6(IPv6Address(high: 0, low: 0))
         }
-        return .external(
-            localASN: localASN, prepend: peer.asPathPrepend, nextHop: selfNextHop, med: announcement.med,
+        return RouteAttributes(
+            nextHop: nextHop, asPath: announcement.asPath, med: announcement.med, localPref: announcement.localPref,
             communities: announcement.communities, largeCommunities: announcement.largeCommunities)
     }
 
-    public func establishedPeers() async -> Set<String> {
-        Set(speaker.snapshot().filter { $0.state == .established }.map(\.name))
-    }
-
     public func peerStatus() async -> [PeerReport] {
-        let peers = self.peers.withLock { $0 }
         let now = ContinuousClock.now
         let wallNow = Date().timeIntervalSince1970
         return speaker.snapshot().map { status in
             let elapsed = now - status.since
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             return PeerReport(
-                name: status.name, address: status.address.description, asn: peers[status.name]?.asn ?? 0,
+                name: status.name, address: status.address.description, asn: 0,
                 state: status.state.rawValue, since: wallNow - seconds, lastErrorSent: status.lastErrorSent,
                 lastErrorReceived: status.lastErrorReceived,
                 prefixesSent: status.families.values.reduce(0) { $0 + $1.prefixesSent },

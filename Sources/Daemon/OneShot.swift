@@ -1,4 +1,6 @@
-// `anycastd reconcile --once` and `--dry-run`: one observation, one plan, applied or only printed.
+// `anycastd reconcile --once` and `--dry-run`: one observation, one plan, applied or only printed. Neither
+// starts a health check or a BGP session; a dry run writes nothing at all (it reads the state directory).
+import AgentCore
 import Config
 import Logging
 import Netlink
@@ -17,21 +19,56 @@ public enum ExitStatus {
 extension Agent {
     /// Plans once; prints the plan (dry run) or applies it. Returns the exit status.
     public func reconcileOnce(dryRun: Bool) async -> Int32 {
-        guard await loadConfig(reason: dryRun ? "dry run" : "once"), let state = desired else {
+        guard await loadConfig(reason: dryRun ? "dry run" : "once", startServices: false), let state = desired else {
             return ExitStatus.config
         }
-        if dryRun {
-            guard let plan = planInterface(state) else { return ExitStatus.failure }
-            for error in plan.errors { print("error: \(error)") }
-            for warning in plan.warnings { print("warning: \(warning)") }
-            if plan.operations.isEmpty {
-                print("# nothing to do: the host matches \(options.configPath)")
-            } else {
-                print("# plan for \(options.configPath) (dry run, nothing changed):")
-                for operation in plan.operations { print(operation) }
-            }
-            return plan.errors.isEmpty ? ExitStatus.ok : ExitStatus.failure
+        guard let host = observeOrLog() else { return ExitStatus.failure }
+        _ = core.handle(.interfaceObserved(host, repair: false), now: now)
+        guard let plan = core.interfacePlan(now: now) else { return ExitStatus.failure }
+        guard dryRun else { return await apply(plan) }
+        for error in plan.errors { print("error: \(error)") }
+        for warning in plan.warnings { print("warning: \(warning)") }
+        if plan.operations.isEmpty {
+            print("# nothing to do: the host matches \(options.configPath)")
+        } else {
+            print("# plan for \(options.configPath) (dry run, nothing changed):")
+            for operation in plan.operations { print(operation) }
         }
-        return reconcileInterface() ? ExitStatus.ok : ExitStatus.failure
+        print("# announcements (health not checked):")
+        for service in state.services {
+            let drained = core.drains.contains(service.name) || core.drains.contains("*")
+            for prefix in service.prefixes {
+                let blocked = core.verdicts[prefix]?.blockedBy
+                let why: String
+                if drained {
+                    why = "drained"
+                } else if let blocked, blocked != "service \(service.name) is unhealthy" {
+                    why = blocked
+                } else {
+                    why = service.checks.isEmpty ? "announced (no checks)" : "announced if healthy (health not checked)"
+                }
+                print("\(service.name) \(prefix): \(why)")
+            }
+        }
+        return plan.errors.isEmpty ? ExitStatus.ok : ExitStatus.failure
+    }
+
+    /// Applies one plan and records the addresses it added to an existing interface.
+    private func apply(_ plan: InterfacePlan) async -> Int32 {
+        for error in plan.errors { logger.error("\(error)") }
+        for warning in plan.warnings { logger.warning("\(warning)") }
+        guard !plan.operations.isEmpty else { return plan.errors.isEmpty ? ExitStatus.ok : ExitStatus.failure }
+        let results = netlink.apply(plan.operations, dummyKind: options.linkKind)
+        let errors = results.map { result -> NetlinkError? in
+            if case .failure(let error) = result { return error }
+            return nil
+        }
+        for action in core.handle(.interfaceApplied(plan.operations, errors), now: now) {
+            switch action {
+            case .log, .persistOwnedAddresses: await perform(action)
+            default: break  // no timers, routes or retries in a one-shot run
+            }
+        }
+        return plan.errors.isEmpty && errors.allSatisfy({ $0 == nil }) ? ExitStatus.ok : ExitStatus.failure
     }
 }

@@ -11,6 +11,10 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     public var stopping: Bool
     public var peers: [PeerReport]
     public var services: [ServiceReport]
+    /// Whether the drains in effect are the ones on disk; nil from an agent that does not say.
+    public var drainState: DrainStateReport?
+    /// Seconds until each pending timer (drain delays, retiring addresses, the end of a stop, retries).
+    public var timers: [Double]?
 
     public init(
         version: String, config: ConfigReport, interface: InterfaceReport, hostDrained: Bool, stopping: Bool,
@@ -23,6 +27,18 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
         self.stopping = stopping
         self.peers = peers
         self.services = services
+    }
+}
+
+/// Whether a restart would keep the drains in effect.
+public struct DrainStateReport: Codable, Sendable, Equatable {
+    public var persisted: Bool
+    /// Why not, when not.
+    public var problem: String?
+
+    public init(persisted: Bool, problem: String? = nil) {
+        self.persisted = persisted
+        self.problem = problem
     }
 }
 
@@ -84,6 +100,8 @@ public struct ServiceReport: Codable, Sendable, Equatable {
     public var drained: Bool
     public var checks: [CheckReport]
     public var prefixes: [PrefixReport]
+    /// "active", "gracefulShutdown" (drain or stop, still announced with GRACEFUL_SHUTDOWN) or "withdrawn".
+    public var phase: String? = nil
 }
 
 extension StatusSnapshot {
@@ -103,6 +121,10 @@ extension StatusSnapshot {
         for error in config.errors { lines.append("  \(error)") }
         let interfaceState = !interface.present ? "missing" : interface.up ? "up" : "down"
         lines.append("interface \(interface.name): \(interfaceState)\(hostDrained ? "  HOST DRAINED" : "")")
+        if let drainState, !drainState.persisted {
+            lines.append("drains NOT saved: \(drainState.problem ?? "unknown reason")")
+        }
+        if stopping { lines.append("stopping") }
         lines.append("peers:")
         for peer in peers {
             var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state) sent \(peer.prefixesSent)"
@@ -114,7 +136,8 @@ extension StatusSnapshot {
         lines.append("services:")
         for service in services {
             let health = service.healthy ? "healthy" : "unhealthy"
-            lines.append("  \(service.name): \(health)\(service.drained ? ", drained" : "")")
+            let phase = service.phase.flatMap { $0 == "active" ? nil : ", \($0)" } ?? ""
+            lines.append("  \(service.name): \(health)\(service.drained ? ", drained" : "")\(phase)")
             for check in service.checks {
                 lines.append("    check \(check.check): \(check.up ? "up" : "down") (\(check.lastResult))")
             }
@@ -126,6 +149,9 @@ extension StatusSnapshot {
                 let graceful = prefix.gracefulShutdown ? " with GRACEFUL_SHUTDOWN" : ""
                 lines.append("    \(prefix.prefix): \(where_)\(graceful)\(why)")
             }
+        }
+        if let timers, !timers.isEmpty {
+            lines.append("timers pending: " + timers.map { "\(($0 * 10).rounded() / 10)s" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
     }
