@@ -128,7 +128,8 @@ let package = Package(
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "NetlinkTypes", "Config", "NetAddress"]),
         .testTarget(
             name: "AgentCoreTests", dependencies: ["AgentCore", "Config", "NetAddress", "NetlinkTypes", "Reconciler"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "AgentCore", "NetAddress", "NetlinkTypes"]),
+        .testTarget(
+            name: "DaemonTests", dependencies: ["Daemon", "AgentCore", "BFD", "BGP", "NetAddress", "NetlinkTypes"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,20 +4,21 @@
 // RFC 4271 §8 and §6.8, RFC 6286, RFC 5492, RFC 4760, RFC 6793, RFC 2918, RFC 7313, RFC 9003.
 import NetAddress
 
-/// The session states (RFC 4271 §8.2.2).
-public enum SessionState: String, Hashable, Sendable, CaseIterable {
+/// The session states (RFC 4271 §8.2.2); the raw values are the RFC's words, as status, metrics and logs show them.
+/// The one session-state enum: BGPSession, status and metrics all use it.
+public enum SessionState: String, Hashable, Sendable, CaseIterable, Codable {
     /// Not trying: stopped by the operator, or waiting out the idle hold time after an error.
-    case idle
+    case idle = "Idle"
     /// An outbound TCP connection is being opened.
-    case connect
+    case connect = "Connect"
     /// Waiting for the peer to connect (passive peer, or between outbound attempts).
-    case active
+    case active = "Active"
     /// TCP is up and our OPEN is sent; waiting for the peer's OPEN (hold timer 240 s).
-    case openSent
+    case openSent = "OpenSent"
     /// OPENs exchanged and our KEEPALIVE sent; waiting for the peer's KEEPALIVE.
-    case openConfirm
+    case openConfirm = "OpenConfirm"
     /// Routes can be exchanged.
-    case established
+    case established = "Established"
 }
 
 /// Which side opened a TCP connection.

@@ -547,16 +547,7 @@ final class PeerController: BGPConnectionOwner {
 
     // MARK: status
 
-    static func state(_ state: SessionState) -> BGPSessionState {
-        switch state {
-        case .idle: .idle
-        case .connect: .connect
-        case .active: .active
-        case .openSent: .openSent
-        case .openConfirm: .openConfirm
-        case .established: .established
-        }
-    }
+    static func state(_ state: SessionState) -> BGPSessionState { state }
 
     private func setState(_ state: BGPSessionState) {
         guard state != status.state else { return }

@@ -1,5 +1,6 @@
 // What the daemon tells BGPSpeaker about each peer (BGPPeerSettings) and what it reads back
 // (BGPPeerStatus snapshots and BGPPeerEvent state changes). Plain values; the speaker owns the sessions.
+import BGP
 import NetAddress
 
 /// One BGP neighbor as configured: who it is, how to reach it, and how to protect the session.
@@ -101,15 +102,8 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The session state in RFC 4271 words.
-public enum BGPSessionState: String, Sendable, Equatable {
-    case idle = "Idle"
-    case connect = "Connect"
-    case active = "Active"
-    case openSent = "OpenSent"
-    case openConfirm = "OpenConfirm"
-    case established = "Established"
-}
+/// The session state in RFC 4271 words: the FSM's own enum.
+public typealias BGPSessionState = SessionState
 
 /// Per-family prefix counters of one session.
 public struct BGPFamilyCounters: Sendable, Equatable {

@@ -102,8 +102,8 @@ final class BFDController: Sendable {
     }
 
     /// The BFD state of a peer's session ("Up", "Down"...), nil when the peer has no BFD.
-    func state(of peer: String) -> String? {
-        state.withLock { $0.states[peer]?.description }
+    func state(of peer: String) -> BFDState? {
+        state.withLock { $0.states[peer] }
     }
 
     /// Ends every session (each tells its peer AdminDown) and the speaker's thread.

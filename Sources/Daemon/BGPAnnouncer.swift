@@ -114,7 +114,7 @@ public final class BGPAnnouncer: Announcer {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             return PeerReport(
                 name: status.name, address: status.address.description, asn: 0,
-                state: status.state.rawValue, since: wallNow - seconds, lastErrorSent: status.lastErrorSent,
+                state: status.state, since: wallNow - seconds, lastErrorSent: status.lastErrorSent,
                 lastErrorReceived: status.lastErrorReceived,
                 prefixesSent: status.families.values.reduce(0) { $0 + $1.prefixesSent },
                 prefixesReceived: status.families.values.reduce(0) { $0 + $1.prefixesReceived },

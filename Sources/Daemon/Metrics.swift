@@ -1,6 +1,9 @@
 // Prometheus text exposition (format 0.0.4) of the status snapshot: the same model `anycastd status`
 // prints, so metrics and status never disagree. Pure; MetricsServer serves it over HTTP.
 
+import BFD
+import BGP
+
 extension StatusSnapshot {
     /// Every metric with its HELP and TYPE lines; one family per metric name, labels escaped.
     public func prometheus() -> String {
@@ -19,23 +22,29 @@ extension StatusSnapshot {
         out.sample("anycastd_host_drained", [:], hostDrained ? 1 : 0)
         out.family("anycastd_stopping", .gauge, "1 once a graceful stop has begun.")
         out.sample("anycastd_stopping", [:], stopping ? 1 : 0)
+        if let drainState {
+            out.family(
+                "anycastd_state_persisted", .gauge,
+                "1 when the drains in effect are saved in the state directory; 0 means a restart would lose them.")
+            out.sample("anycastd_state_persisted", [:], drainState.persisted ? 1 : 0)
+        }
 
         out.family("anycastd_bgp_peer_up", .gauge, "1 when the BGP session is Established.")
         for peer in peers {
-            out.sample("anycastd_bgp_peer_up", peer.labels, peer.state == "Established" ? 1 : 0)
+            out.sample("anycastd_bgp_peer_up", peer.labels, peer.state == .established ? 1 : 0)
         }
         out.family("anycastd_bgp_peer_state", .gauge, "1 for the session's current RFC 4271 state, 0 for the others.")
         for peer in peers {
-            for state in ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"] {
+            for state in SessionState.allCases {
                 out.sample(
-                    "anycastd_bgp_peer_state", peer.labels.merging(["state": state]) { a, _ in a },
+                    "anycastd_bgp_peer_state", peer.labels.merging(["state": state.rawValue]) { a, _ in a },
                     peer.state == state ? 1 : 0)
             }
         }
         out.family("anycastd_bfd_up", .gauge, "1 while the peer's BFD session is Up (peers with bfd set only).")
         for peer in peers {
             guard let bfd = peer.bfd else { continue }
-            out.sample("anycastd_bfd_up", peer.labels, bfd == "Up" ? 1 : 0)
+            out.sample("anycastd_bfd_up", peer.labels, bfd == .up ? 1 : 0)
         }
         out.family(
             "anycastd_bgp_peer_state_change_timestamp_seconds", .gauge,

@@ -1,5 +1,7 @@
 // One status model, several renderers (JSON for tools, text for people), as bgpctl does: the agent fills
 // a StatusSnapshot and `anycastd status` prints it.
+import BFD
+import BGP
 import FoundationEssentials
 
 /// The whole agent at one instant.
@@ -59,7 +61,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var name: String
     public var address: String
     public var asn: UInt32
-    public var state: String
+    public var state: SessionState
     /// When the state last changed (seconds since the Unix epoch).
     public var since: Double?
     public var lastErrorSent: String?
@@ -73,8 +75,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var messagesReceived: Int
     /// Times the session reached Established since the agent started.
     public var establishedCount: Int
-    /// The BFD session's state ("Up", "Down", "Init", "AdminDown"); nil when the peer has no BFD.
-    public var bfd: String? = nil
+    /// The BFD session's state (JSON "Up", "Down", "Init", "AdminDown"); nil when the peer has no BFD.
+    public var bfd: BFDState? = nil
 }
 
 public struct CheckReport: Codable, Sendable, Equatable {
@@ -127,7 +129,7 @@ extension StatusSnapshot {
         if stopping { lines.append("stopping") }
         lines.append("peers:")
         for peer in peers {
-            var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state) sent \(peer.prefixesSent)"
+            var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state.rawValue) sent \(peer.prefixesSent)"
             if let bfd = peer.bfd { line += "  BFD \(bfd)" }
             if let error = peer.lastErrorReceived { line += "  last received: \(error)" }
             if let error = peer.lastErrorSent { line += "  last sent: \(error)" }

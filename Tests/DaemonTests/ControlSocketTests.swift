@@ -1,3 +1,5 @@
+import BFD
+import BGP
 import Foundation
 import NIOPosix
 import Testing
@@ -11,10 +13,10 @@ func sampleStatus() -> StatusSnapshot {
         interface: InterfaceReport(name: "anycast0", present: true, up: true), hostDrained: false, stopping: false,
         peers: [
             PeerReport(
-                name: "core1", address: "10.0.0.1", asn: 65000, state: "Established", since: 1, lastErrorSent: nil,
+                name: "core1", address: "10.0.0.1", asn: 65000, state: .established, since: 1, lastErrorSent: nil,
                 lastErrorReceived: "Cease/Administrative Shutdown", prefixesSent: 2, prefixesReceived: 0,
                 updatesSent: 1, updatesReceived: 0, messagesSent: 7, messagesReceived: 5, establishedCount: 1,
-                bfd: "Up")
+                bfd: .up)
         ],
         services: [
             ServiceReport(
