@@ -282,4 +282,36 @@ import Testing
         #expect(shell.timers.contains(.seconds(1)))
         #expect(shell.logs.contains("add: denied"))
     }
+
+    @Test func stopWithoutGracefulShutdownWithdrawsAtOnceAndCeasesAfterTheDelay() {
+        var shell = FakeShell.running(state(gracefulShutdown: false))
+        shell.feed(.stopRequested)
+        #expect(shell.routes("core1").isEmpty)
+        #expect(shell.logs.contains("stopping: withdrawing now, waiting 2s"))
+        shell.advance(by: .milliseconds(1999))
+        #expect(shell.shutdownAt == nil)
+        shell.advance(by: .milliseconds(1))
+        #expect(shell.shutdownAt == .seconds(2))
+        #expect(shell.exitCode == 0)
+    }
+
+    @Test func onAnExistingInterfaceOnlyOwnedAddressesAreEverRemoved() {
+        let foreign = IPPrefix("192.0.2.1/32")!
+        let stale = IPPrefix("192.0.2.99/32")!
+        var shell = FakeShell()
+        shell.host.links = [LinkInfo(index: 1, name: "lo", isUp: true)]
+        shell.host.addresses = [
+            AddressInfo(interfaceIndex: 1, prefix: foreign), AddressInfo(interfaceIndex: 1, prefix: stale),
+        ]
+        var desired = state(services: [ServiceConfig(name: "ntp", prefixes: [ntpV4])])
+        desired.interface = InterfaceConfig(name: "lo", kind: .existing)
+        shell.feed(
+            .configurationAdopted(
+                desired, restored: RestoredState(directory: "/s", drains: .drains([]), owned: [stale])))
+        #expect(shell.hasAddress(ntpV4, on: "lo"))
+        #expect(shell.hasAddress(foreign, on: "lo"))  // not ours: kept
+        #expect(!shell.hasAddress(stale, on: "lo"))  // ours from before the restart, no longer wanted
+        #expect(shell.savedOwned == [ntpV4])
+        #expect(shell.core.owned == [ntpV4])
+    }
 }
