@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         // Process-level calls Swift cannot make itself (prctl is variadic); used by Health's exec check.
         .target(name: "CProcess"),
+        // The one runtime piece for loops that wait on descriptors: a thread, poll(2), wake and stop.
+        .target(name: "Runtime", swiftSettings: strict),
         // IPv4/IPv6 addresses and prefixes shared by every module; pure.
         .target(name: "NetAddress", swiftSettings: strict),
         // rtnetlink value types (links, addresses, operations, events, errors); pure, no libmnl.
@@ -109,6 +111,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "NetAddressTests", dependencies: ["NetAddress"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetAddress", "CMnl"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
