@@ -1,6 +1,6 @@
 // The real Announcer: turns the desired state's peers into BGPSpeaker sessions and each Announcement
-// (every attribute already decided by the planner) into the speaker's RouteAttributes. The speaker fills
-// in a next hop of `.sessionAddress` with the session's local address. Session changes and BFD Down go to
+// (every attribute already decided by the planner) into the speaker's OutboundRoute. The session fills
+// in a next hop of `.sessionAddress` with its local address. Session changes and BFD Down go to
 // the agent's core, which decides to reset the session.
 import AgentCore
 import BGP
@@ -67,8 +67,8 @@ public final class BGPAnnouncer: Announcer {
                     name: peer.name, address: peer.address, port: peer.port, asn: peer.asn, localASN: state.bgp.asn,
                     routerId: state.bgp.routerId, localAddress: peer.localAddress, passive: peer.passive,
                     ttl: peer.multihop, ttlSecurity: peer.ttlSecurity, md5Password: password,
-                    holdTime: Int(hold.components.seconds), families: Set(peer.families),
-                    ipv4NextHop: peer.nextHop.ipv4, ipv6NextHop: peer.nextHop.ipv6))
+                    holdTime: Int(hold.components.seconds), families: Set(peer.families)))
+            // The configured next hops are not session settings: the planner puts them in each route.
         }
         speaker.setPeers(settings)
         bfd.configure(state.bgp.peers)
@@ -86,22 +86,20 @@ public final class BGPAnnouncer: Announcer {
 
     public func announce(_ routes: [String: [IPPrefix: Announcement]]) async {
         for (name, announcements) in routes {
-            speaker.setRoutes(peer: name, announcements.mapValues(Self.attributes))
+            speaker.setRoutes(peer: name, routes: announcements.mapValues(Self.route))
         }
     }
 
     public func resetSession(peer: String) async { speaker.bfdDown(peer: peer) }
 
-    /// The speaker's attributes for one announcement; `.sessionAddress` is the unspecified address of the
-    /// prefix's family, which the speaker replaces with the session's local address.
-    static func attributes(_ announcement: Announcement) -> RouteAttributes {
-        let nextHop: IPAddress
+    /// The speaker's route for one announcement: the same attributes, the next hop still typed.
+    static func route(_ announcement: Announcement) -> OutboundRoute {
+        let nextHop: OutboundNextHop
         switch announcement.nextHop {
-        case .address(let address): nextHop = address
-        case .sessionAddress:
-            nextHop = announcement.prefix.family == .ipv4 ? .v4(IPv4Address(0)) : .v6(IPv6Address(high: 0, low: 0))
+        case .address(let address): nextHop = .address(address)
+        case .sessionAddress: nextHop = .sessionAddress
         }
-        return RouteAttributes(
+        return OutboundRoute(
             nextHop: nextHop, asPath: announcement.asPath, med: announcement.med, localPref: announcement.localPref,
             communities: announcement.communities, largeCommunities: announcement.largeCommunities)
     }
