@@ -34,7 +34,7 @@ extension Agent {
             await feed(.interfaceApplied(operations, errors))
             if let host = observeOrLog() { await feed(.interfaceObserved(host, repair: false)) }
         case .setRoutes(let routes):
-            await announcer.announce(routes)
+            announcer.announce(routes)
         case .persistDrains(let drains):
             await feed(.persisted(.drains, persist { try $0.saveDrains(drains) }))
         case .persistOwnedAddresses(let owned):
@@ -46,7 +46,7 @@ extension Agent {
         case .reply(let request, let reply):
             replies[request] = reply
         case .resetSession(let peer, _):
-            await announcer.resetSession(peer: peer)
+            announcer.resetSession(peer: peer)
         case .shutdownSessions(let message):
             await announcer.shutdown(message: message)
             // Routers already know; nothing left to do may keep the process alive. If releasing the monitors

@@ -10,7 +10,8 @@ public protocol Announcer: Sendable {
     /// The peers to keep sessions with; only peers whose session settings changed are reset.
     func configure(_ state: DesiredState) async
     /// The routes each peer should have now (every configured peer present); only differences are sent.
-    func announce(_ routes: [String: [IPPrefix: Announcement]]) async
+    /// Synchronous (it only enqueues), so route sets reach the speaker in the order the agent decided them.
+    func announce(_ routes: [String: [IPPrefix: Announcement]])
     /// Per-peer state for `anycastd status`.
     func peerStatus() async -> [PeerReport]
     /// Withdraws everything, sends Cease/Administrative Shutdown with the message (RFC 9003), closes.
@@ -18,7 +19,7 @@ public protocol Announcer: Sendable {
     /// Sessions reaching or leaving Established, and BFD Down, for the agent's core.
     var sessionEvents: AsyncStream<PeerSessionEvent> { get }
     /// Resets the session with a peer at once (BFD saw the path fail).
-    func resetSession(peer: String) async
+    func resetSession(peer: String)
 }
 
 /// One session event for the core.
@@ -36,9 +37,9 @@ public struct PeerSessionEvent: Sendable, Equatable {
 public struct NoAnnouncer: Announcer {
     public init() {}
     public func configure(_ state: DesiredState) async {}
-    public func announce(_ routes: [String: [IPPrefix: Announcement]]) async {}
+    public func announce(_ routes: [String: [IPPrefix: Announcement]]) {}
     public func peerStatus() async -> [PeerReport] { [] }
     public func shutdown(message: String) async {}
-    public func resetSession(peer: String) async {}
+    public func resetSession(peer: String) {}
     public var sessionEvents: AsyncStream<PeerSessionEvent> { AsyncStream { $0.finish() } }
 }

@@ -84,13 +84,13 @@ public final class BGPAnnouncer: Announcer {
         return password
     }
 
-    public func announce(_ routes: [String: [IPPrefix: Announcement]]) async {
+    public func announce(_ routes: [String: [IPPrefix: Announcement]]) {
         for (name, announcements) in routes {
             speaker.setRoutes(peer: name, routes: announcements.mapValues(Self.route))
         }
     }
 
-    public func resetSession(peer: String) async { speaker.bfdDown(peer: peer) }
+    public func resetSession(peer: String) { speaker.bfdDown(peer: peer) }
 
     /// The speaker's route for one announcement: the same attributes, the next hop still typed.
     static func route(_ announcement: Announcement) -> OutboundRoute {
