@@ -36,18 +36,14 @@ extension Agent {
         }
         print("# announcements (health not checked):")
         for service in state.services {
-            let drained = core.drains.contains(service.name) || core.drains.contains("*")
+            let health = service.checks.isEmpty ? "no checks" : "health not checked"
+            let drained = core.drains.contains(service.name) || core.drains.contains("*") ? ", drained" : ""
             for prefix in service.prefixes {
-                let blocked = core.verdicts[prefix]?.blockedBy
-                let why: String
-                if drained {
-                    why = "drained"
-                } else if let blocked, blocked != "service \(service.name) is unhealthy" {
-                    why = blocked
-                } else {
-                    why = service.checks.isEmpty ? "announced (no checks)" : "announced if healthy (health not checked)"
+                // The rule as the host is now, before the plan; an unhealthy verdict only means "not checked".
+                let blocked = core.verdicts[prefix]?.blockedBy.flatMap {
+                    $0 == "service \(service.name) is unhealthy" || $0 == "drained" ? nil : $0
                 }
-                print("\(service.name) \(prefix): \(why)")
+                print("\(service.name) \(prefix): \(health)\(drained)\(blocked.map { " (now: \($0))" } ?? "")")
             }
         }
         return plan.errors.isEmpty ? ExitStatus.ok : ExitStatus.failure
