@@ -74,7 +74,7 @@ extension Agent {
             drainStarted[name] = now
             logger.notice("\(name == "*" ? "host" : name): drain requested")
         }
-        saveDrains()
+        let notSaved = persistDrains()
         scheduleWakeUp(at: now + state.drain.delay)
         await updateAnnouncements()
         let how =
@@ -82,6 +82,11 @@ extension Agent {
             ? "announced with GRACEFUL_SHUTDOWN now, withdrawn in \(formatDuration(state.drain.delay))"
             : "withdrawn now"
         let what = services.isEmpty ? "host" : services.joined(separator: ", ")
+        if let notSaved {
+            // The drain is in effect (the operator wants the traffic gone) but would not survive a restart.
+            return ControlResponse(
+                ok: false, message: "draining \(what): \(how); but NOT persisted, a restart ends it: \(notSaved)")
+        }
         return ControlResponse(ok: true, message: "draining \(what): \(how)")
     }
 
@@ -94,17 +99,17 @@ extension Agent {
             drainStarted[name] = nil
             logger.notice("\(name == "*" ? "host" : name): undrained")
         }
-        saveDrains()
+        let notSaved = persistDrains()
         await updateAnnouncements()
+        if let notSaved {
+            let what = services.isEmpty ? "everything" : services.joined(separator: ", ")
+            return ControlResponse(
+                ok: false, message: "undrained \(what); but NOT persisted, a restart drains again: \(notSaved)")
+        }
         if !services.isEmpty, !notDrained.isEmpty {
             return ControlResponse(ok: true, message: "not drained: \(notDrained.sorted().joined(separator: ", "))")
         }
         return ControlResponse(
             ok: true, message: "undrained \(services.isEmpty ? "everything" : services.joined(separator: ", "))")
-    }
-
-    private func saveDrains() {
-        guard let store else { return }
-        do { try store.saveDrains(drains) } catch { logger.error("\(error)") }
     }
 }

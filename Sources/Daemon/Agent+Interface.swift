@@ -62,12 +62,12 @@ extension Agent {
         guard kind == .existing else { return }
         let before = owned
         switch operation {
-        case .addAddress(_, let prefix): owned.insert(prefix)
+        case .addAddress(_, let prefix) where prefix.isRemovableHostPrefix: owned.insert(prefix)
         case .deleteAddress(_, let prefix): owned.remove(prefix)
         default: return
         }
-        guard owned != before, let store else { return }
-        do { try store.saveOwnedAddresses(owned) } catch { logger.error("\(error)") }
+        guard owned != before else { return }
+        persistOwnedAddresses()
     }
 
     /// Whether a netlink event concerns the interfaces anycastd manages.

@@ -43,6 +43,10 @@ public actor Agent {
     /// Errors of the last load that failed, cleared by the next good one.
     var configErrors: [ConfigDiagnostic] = []
     var store: StateStore?
+    /// The state directory's lock, held while the agent runs.
+    var stateLock: StateLock?
+    /// Why the state on disk does not match the agent's (a failed save, an unreadable file); empty when it does.
+    var stateErrors = StateErrors()
     /// Addresses anycastd added to an `existing` interface.
     var owned: Set<IPPrefix> = []
     /// Prefixes removed from the configuration that stay on the interface until the drain delay passed.
@@ -118,11 +122,7 @@ public actor Agent {
         if store?.directory != state.stateDirectory {
             let store = StateStore(directory: state.stateDirectory)
             self.store = store
-            owned = store.loadOwnedAddresses()
-            drains = store.loadDrains()
-            for drain in drains.sorted() {
-                logger.notice("\(drain == "*" ? "host" : drain): drained (kept from before the restart)")
-            }
+            restoreState(store)
         }
         if let previous = desired {
             let removed = Set(previous.allPrefixes).subtracting(state.allPrefixes)
@@ -199,6 +199,7 @@ public actor Agent {
 
     /// Repairs the interface, then re-evaluates the announcement rule.
     func reconcile() async {
+        retryStateSaves()
         reconcileInterface()
         await updateAnnouncements()
     }
@@ -222,6 +223,12 @@ public actor Agent {
         guard await loadConfig(reason: "start"), let state = desired else {
             logger.critical("no valid configuration at \(options.configPath); not starting")
             return ExitStatus.config
+        }
+        do {
+            stateLock = try StateStore(directory: state.stateDirectory).lock()
+        } catch {
+            logger.critical("\(error); not starting")
+            return ExitStatus.failure
         }
         let monitor: NetlinkMonitor
         let watcher: ConfigWatcher

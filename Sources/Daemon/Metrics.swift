@@ -17,6 +17,11 @@ extension StatusSnapshot {
         out.sample("anycastd_interface_up", ["interface": interface.name], interface.present && interface.up ? 1 : 0)
         out.family("anycastd_host_drained", .gauge, "1 while the whole host is drained (anycastd drain).")
         out.sample("anycastd_host_drained", [:], hostDrained ? 1 : 0)
+        out.family(
+            "anycastd_state_persisted", .gauge,
+            "1 when the state directory holds the current drains and owned addresses; 0 after a failed save or an unreadable drain file."
+        )
+        out.sample("anycastd_state_persisted", [:], state.persisted ? 1 : 0)
         out.family("anycastd_stopping", .gauge, "1 once a graceful stop has begun.")
         out.sample("anycastd_stopping", [:], stopping ? 1 : 0)
 
