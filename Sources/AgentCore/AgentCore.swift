@@ -177,6 +177,8 @@ public struct AgentCore: Sendable {
     public private(set) var stopped = false
     /// Control replies waiting for the drain file to reach the disk.
     private var pendingReplies: [(RequestID, String)] = []
+    /// When drains that could not be saved were last written again (a full disk may have room now).
+    private var lastDrainRetry: AgentInstant?
 
     public init(linkKind: String = "dummy") { self.linkKind = linkKind }
 
@@ -192,6 +194,7 @@ public struct AgentCore: Sendable {
             actions.append(.observe)
         case .interfaceObserved(let host, let repair):
             observed = host
+            if repair { retryUnsavedDrains(now: now, &actions) }
             if repair, let plan = planInterface(now: now, &actions), !plan.operations.isEmpty {
                 actions.append(.applyInterface(plan.operations))
                 return actions  // the routes follow the observation made after applying
@@ -323,7 +326,7 @@ public struct AgentCore: Sendable {
             actions.append(.log(.info, operation.description))
             guard desired?.interface.kind == .existing else { continue }
             switch operation {
-            case .addAddress(_, let prefix): owned.insert(prefix)
+            case .addAddress(_, let prefix) where prefix.isRemovableHostPrefix: owned.insert(prefix)
             case .deleteAddress(_, let prefix): owned.remove(prefix)
             default: break
             }
@@ -443,6 +446,14 @@ public struct AgentCore: Sendable {
         actions.append(.persistDrains(drains))
     }
 
+    /// Writes drains that could not be saved again, at most every 10 s, at a reconcile pass.
+    private mutating func retryUnsavedDrains(now: AgentInstant, _ actions: inout [AgentAction]) {
+        guard case .notPersisted = drainPersistence else { return }
+        if let last = lastDrainRetry, now < last + .seconds(10) { return }
+        lastDrainRetry = now
+        actions.append(.persistDrains(drains))
+    }
+
     private mutating func persisted(_ file: PersistedFile, _ result: PersistResult, _ actions: inout [AgentAction]) {
         switch (file, result) {
         case (.ownedAddresses, .ok): break
@@ -455,15 +466,17 @@ public struct AgentCore: Sendable {
             }
             pendingReplies = []
         case (.drains, .failed(let reason)):
+            if drainPersistence != .notPersisted(reason) || !pendingReplies.isEmpty {
+                actions.append(.log(.error, "drain state not saved (\(reason)); in effect until the agent restarts"))
+            }
             drainPersistence = .notPersisted(reason)
-            actions.append(.log(.error, "drain state not saved (\(reason)); in effect until the agent restarts"))
             for (request, message) in pendingReplies {
                 actions.append(
                     .reply(
                         request,
                         ControlReply(
                             ok: false,
-                            message: "\(message); but NOT saved (\(reason)): a restart would forget it")))
+                            message: "\(message); but NOT persisted (\(reason)): a restart would forget it")))
             }
             pendingReplies = []
         }

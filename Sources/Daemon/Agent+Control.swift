@@ -61,11 +61,11 @@ extension Agent {
             },
             services: services)
         switch core.drainPersistence {
-        case .persisted: snapshot.drainState = DrainStateReport(persisted: true)
-        case .notPersisted(let reason): snapshot.drainState = DrainStateReport(persisted: false, problem: reason)
+        case .persisted: snapshot.state = StateReport(persisted: true)
+        case .notPersisted(let reason): snapshot.state = StateReport(persisted: false, errors: [reason])
         case .unreadable(let reason):
-            snapshot.drainState = DrainStateReport(
-                persisted: false, problem: "drain state unreadable (\(reason)); host kept drained")
+            snapshot.state = StateReport(
+                persisted: false, errors: ["drain state unreadable (\(reason)); host kept drained"])
         }
         snapshot.timers = core.timers.sorted().map { instant in
             let left = instant - now

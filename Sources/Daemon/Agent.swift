@@ -48,6 +48,8 @@ public actor Agent {
     /// Errors of the last load that failed, cleared by the next good one.
     var configErrors: [ConfigDiagnostic] = []
     var store: StateStore?
+    /// The state directory's lock, held while the agent runs, so a second agent refuses to start.
+    var stateLock: StateLock?
     /// Control replies the core produced, by request, until the request's handler picks them up.
     var replies: [RequestID: ControlReply] = [:]
     var nextRequest: RequestID = 1
@@ -201,6 +203,12 @@ public actor Agent {
         guard await loadConfig(reason: "start"), let state = desired else {
             logger.critical("no valid configuration at \(options.configPath); not starting")
             return ExitStatus.config
+        }
+        do {
+            stateLock = try StateStore(directory: state.stateDirectory).lock()
+        } catch {
+            logger.critical("\(error); not starting")
+            return ExitStatus.failure
         }
         let monitor: NetlinkMonitor
         let watcher: ConfigWatcher

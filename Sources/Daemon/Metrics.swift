@@ -20,14 +20,13 @@ extension StatusSnapshot {
         out.sample("anycastd_interface_up", ["interface": interface.name], interface.present && interface.up ? 1 : 0)
         out.family("anycastd_host_drained", .gauge, "1 while the whole host is drained (anycastd drain).")
         out.sample("anycastd_host_drained", [:], hostDrained ? 1 : 0)
+        out.family(
+            "anycastd_state_persisted", .gauge,
+            "1 when the state directory holds the drains in effect; 0 after a failed save or an unreadable drain file (a restart would not restore them)."
+        )
+        out.sample("anycastd_state_persisted", [:], state.persisted ? 1 : 0)
         out.family("anycastd_stopping", .gauge, "1 once a graceful stop has begun.")
         out.sample("anycastd_stopping", [:], stopping ? 1 : 0)
-        if let drainState {
-            out.family(
-                "anycastd_state_persisted", .gauge,
-                "1 when the drains in effect are saved in the state directory; 0 means a restart would lose them.")
-            out.sample("anycastd_state_persisted", [:], drainState.persisted ? 1 : 0)
-        }
 
         out.family("anycastd_bgp_peer_up", .gauge, "1 when the BGP session is Established.")
         for peer in peers {

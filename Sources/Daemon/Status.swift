@@ -13,14 +13,14 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     public var stopping: Bool
     public var peers: [PeerReport]
     public var services: [ServiceReport]
-    /// Whether the drains in effect are the ones on disk; nil from an agent that does not say.
-    public var drainState: DrainStateReport?
+    /// Whether the state directory holds the agent's drains.
+    public var state: StateReport
     /// Seconds until each pending timer (drain delays, retiring addresses, the end of a stop, retries).
     public var timers: [Double]?
 
     public init(
         version: String, config: ConfigReport, interface: InterfaceReport, hostDrained: Bool, stopping: Bool,
-        peers: [PeerReport], services: [ServiceReport]
+        peers: [PeerReport], services: [ServiceReport], state: StateReport = StateReport()
     ) {
         self.version = version
         self.config = config
@@ -29,18 +29,19 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
         self.stopping = stopping
         self.peers = peers
         self.services = services
+        self.state = state
     }
 }
 
-/// Whether a restart would keep the drains in effect.
-public struct DrainStateReport: Codable, Sendable, Equatable {
+public struct StateReport: Codable, Sendable, Equatable {
+    /// False when a save failed or the drain file was unreadable: a restart would not restore this state.
     public var persisted: Bool
-    /// Why not, when not.
-    public var problem: String?
+    /// Why not, one line each.
+    public var errors: [String]
 
-    public init(persisted: Bool, problem: String? = nil) {
+    public init(persisted: Bool = true, errors: [String] = []) {
         self.persisted = persisted
-        self.problem = problem
+        self.errors = errors
     }
 }
 
@@ -123,8 +124,9 @@ extension StatusSnapshot {
         for error in config.errors { lines.append("  \(error)") }
         let interfaceState = !interface.present ? "missing" : interface.up ? "up" : "down"
         lines.append("interface \(interface.name): \(interfaceState)\(hostDrained ? "  HOST DRAINED" : "")")
-        if let drainState, !drainState.persisted {
-            lines.append("drains NOT saved: \(drainState.problem ?? "unknown reason")")
+        if !state.persisted {
+            lines.append("state: NOT PERSISTED (a restart would not restore drains as they are now)")
+            for error in state.errors { lines.append("  \(error)") }
         }
         if stopping { lines.append("stopping") }
         lines.append("peers:")

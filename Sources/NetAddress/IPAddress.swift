@@ -225,3 +225,35 @@ public struct IPPrefix: Hashable, Sendable, Comparable, CustomStringConvertible 
         (lhs.address, lhs.length) < (rhs.address, rhs.length)
     }
 }
+
+extension IPPrefix {
+    /// True when anycastd may ever remove this prefix from an interface it does not own completely: a host
+    /// prefix (/32, /128) outside the reserved ranges. A state file naming `127.0.0.1/8` or `::1/128` must
+    /// never make the agent delete the host's loopback addresses.
+    public var isRemovableHostPrefix: Bool { removalRefusal == nil }
+
+    /// Why this prefix may never be removed ("not a host prefix", "loopback", ...), or nil when it may.
+    public var removalRefusal: String? {
+        guard isHost else { return "not a host prefix (/\(address.maxPrefixLength))" }
+        switch address {
+        case .v4(let v4):
+            let first = v4.value >> 24
+            if first == 0 { return "unspecified (0.0.0.0/8)" }
+            if first == 127 { return "loopback (127.0.0.0/8)" }
+            if v4.value >> 16 == 0xA9FE { return "link-local (169.254.0.0/16)" }
+            if v4.value >> 28 == 0xE { return "multicast (224.0.0.0/4)" }
+            if v4.value == 0xFFFF_FFFF { return "broadcast (255.255.255.255)" }
+        case .v6(let v6):
+            if v6.isUnspecified { return "unspecified (::)" }
+            if v6.high == 0, v6.low == 1 { return "loopback (::1)" }
+            if v6.isLinkLocal { return "link-local (fe80::/10)" }
+            if v6.high >> 56 == 0xFF { return "multicast (ff00::/8)" }
+            if v6.high == 0, v6.low >> 32 == 0xFFFF {
+                // IPv4-mapped: judged as the IPv4 address it maps.
+                let mapped = IPPrefix(host: .v4(IPv4Address(UInt32(truncatingIfNeeded: v6.low))))
+                return mapped.removalRefusal.map { "IPv4-mapped \($0)" }
+            }
+        }
+        return nil
+    }
+}

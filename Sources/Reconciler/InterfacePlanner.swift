@@ -13,7 +13,8 @@ public struct InterfaceTarget: Sendable, Equatable {
     public var sysctl: InterfaceSysctl
     /// Every prefix that must be on the interface now: the configured ones plus any still draining.
     public var prefixes: Set<IPPrefix>
-    /// For `existing` interfaces: the prefixes anycastd itself added earlier (only those may be removed).
+    /// For `existing` interfaces: the prefixes anycastd itself added earlier (only those that are removable
+    /// host prefixes, `IPPrefix.isRemovableHostPrefix`, may be removed).
     public var owned: Set<IPPrefix>
     /// The link kind of an owned interface: "dummy", or a stand-in in tests on kernels without it.
     public var linkKind: String = "dummy"
@@ -168,7 +169,11 @@ public enum InterfacePlanner {
 
         // Removals first: a stale address never lingers while new ones are added.
         for address in present.sorted(by: { $0.prefix < $1.prefix }) where !target.prefixes.contains(address.prefix) {
-            let ours = target.kind == .dummy || target.owned.contains(address.prefix)
+            // On an existing interface only owned, removable host prefixes go: never loopback and the like,
+            // whatever the ownership file says.
+            let ours =
+                target.kind == .dummy
+                || (target.owned.contains(address.prefix) && address.prefix.isRemovableHostPrefix)
             if ours {
                 plan.operations.append(.deleteAddress(name: target.name, prefix: address.prefix))
             }

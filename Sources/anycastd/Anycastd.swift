@@ -183,8 +183,11 @@ struct Undrain: ParsableCommand {
 }
 
 func report(_ response: ControlResponse) throws {
+    guard response.ok else {
+        printError("anycastd: \(response.message ?? "request failed")\n")
+        throw ExitCode(ExitStatus.failure)
+    }
     if let message = response.message { print(message) }
-    if !response.ok { throw ExitCode(ExitStatus.failure) }
 }
 
 /// Writes one line to standard error.

@@ -120,7 +120,7 @@ import Testing
         shell.drainWriteFailure = "No space left on device"
         let reply = shell.drain()
         #expect(reply?.ok == false)
-        #expect(reply?.message.contains("NOT saved (No space left on device)") == true)
+        #expect(reply?.message.contains("NOT persisted (No space left on device)") == true)
         #expect(shell.routes("core1").isEmpty)  // traffic leaves anyway
         #expect(shell.core.drainPersistence == .notPersisted("No space left on device"))
         shell.drainWriteFailure = nil

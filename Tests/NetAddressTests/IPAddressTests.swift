@@ -20,6 +20,27 @@ import Testing
         #expect(IPv6Address("2001:db8::1")?.bytes == [0x20, 0x01, 0x0D, 0xB8] + Array(repeating: 0, count: 11) + [1])
     }
 
+    @Test func onlyHostPrefixesOutsideReservedRangesAreRemovable() {
+        for removable in ["192.0.2.53/32", "198.51.100.1/32", "2001:db8::53/128", "10.0.0.1/32", "1.1.1.1/32"] {
+            #expect(IPPrefix(removable)!.isRemovableHostPrefix, "\(removable)")
+        }
+        let refused = [
+            "127.0.0.1/8": "not a host prefix (/32)", "127.0.0.1/32": "loopback (127.0.0.0/8)",
+            "127.255.0.9/32": "loopback (127.0.0.0/8)", "::1/128": "loopback (::1)", "::/128": "unspecified (::)",
+            "0.0.0.0/32": "unspecified (0.0.0.0/8)", "169.254.10.1/32": "link-local (169.254.0.0/16)",
+            "fe80::1/128": "link-local (fe80::/10)", "febf::1/128": "link-local (fe80::/10)",
+            "224.0.0.1/32": "multicast (224.0.0.0/4)", "239.1.1.1/32": "multicast (224.0.0.0/4)",
+            "ff02::1/128": "multicast (ff00::/8)", "255.255.255.255/32": "broadcast (255.255.255.255)",
+            "::ffff:127.0.0.1/128": "IPv4-mapped loopback (127.0.0.0/8)", "192.0.2.0/24": "not a host prefix (/32)",
+            "2001:db8::/64": "not a host prefix (/128)",
+        ]
+        for (text, reason) in refused {
+            #expect(IPPrefix(text)!.removalRefusal == reason, "\(text)")
+            #expect(!IPPrefix(text)!.isRemovableHostPrefix, "\(text)")
+        }
+        #expect(IPPrefix("::ffff:192.0.2.1/128")!.isRemovableHostPrefix)
+    }
+
     @Test func parsesPrefixes() {
         #expect(IPPrefix("192.0.2.53/32")?.isHost == true)
         #expect(IPPrefix("2001:db8:53::53/128")?.isHost == true)

@@ -101,6 +101,18 @@ private func v6Safe(_ prefix: IPPrefix, index: Int32 = 7) -> AddressInfo {
         #expect(plan.operations == [.deleteAddress(name: "lo", prefix: other), .addAddress(name: "lo", prefix: v4)])
     }
 
+    /// An ownership file naming the host's loopback addresses must not make anycastd delete them.
+    @Test func ownedLoopbackAndReservedAddressesAreNeverRemoved() {
+        let lo = LinkInfo(
+            index: 1, name: "lo", isUp: true, ipv4Conf: [.arpIgnore: 1, .arpAnnounce: 2, .rpFilter: 2])
+        let reserved = ["127.0.0.1/8", "::1/128", "127.0.0.2/32", "fe80::1/128", "169.254.1.1/32", "192.0.2.0/24"]
+            .map { IPPrefix($0)! }
+        let present = (reserved + [other]).map { AddressInfo(interfaceIndex: 1, prefix: $0) }
+        let target = InterfaceTarget(name: "lo", kind: .existing, prefixes: [v4], owned: Set(reserved + [other]))
+        let plan = InterfacePlanner.plan(target: target, observed: ObservedHost(links: [lo], addresses: present))
+        #expect(plan.operations == [.deleteAddress(name: "lo", prefix: other), .addAddress(name: "lo", prefix: v4)])
+    }
+
     @Test func existingInterfaceIsNeverCreatedOrSetUp() {
         let target = InterfaceTarget(name: "lo", kind: .existing, prefixes: [v4])
         let missing = InterfacePlanner.plan(target: target, observed: ObservedHost())

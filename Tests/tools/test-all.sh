@@ -85,6 +85,8 @@ else
     tail -30 "$logs/deb.log"
     echo "deb: make deb failed; t-deb will fail for want of the package"
 fi
+# The state directory as hostile input, against the release binary that `make deb` just built.
+run_tier harden-state Tests/interop/harden-state.sh
 # Installing and purging the package under TCG takes minutes; give each system test file room.
 ANYCASTD_SYSTEM_TIMEOUT=${ANYCASTD_SYSTEM_TIMEOUT:-420} run_tier system Tests/system/run.sh
 
