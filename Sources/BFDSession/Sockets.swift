@@ -1,7 +1,10 @@
-// The UDP sockets of single-hop BFD (RFC 5881): a receiver bound to a local address on port 3784 that
-// reports each datagram's TTL or hop limit (RFC 5881 §5: only 255 proves the peer is one hop away), and
-// a sender per session, bound to the local address and a source port in 49152–65535, connected to the
+// The UDP sockets of single-hop BFD (RFC 5881): a receiver bound to a local address on port 3784, and a
+// sender per session, bound to the local address and a source port in 49152–65535, connected to the
 // peer's port 3784, sending with TTL 255. Plain non-blocking sockets; the speaker's thread polls them.
+// The receiver shares its port with nobody (no SO_REUSEADDR or SO_REUSEPORT: 3784 is not a privileged
+// port, and a second socket on it would take our packets), and a classic BPF filter drops every datagram
+// whose TTL or hop limit is not 255 in the kernel (RFC 5881 §5), so a flood of them never fills the
+// receive queue; the TTL is still reported and checked after recvmsg as a second line.
 // RFC 5881 §4, §5.
 import NetAddress
 
@@ -60,11 +63,56 @@ private func udpSocket(
     return fd
 }
 
-/// The socket that receives Control packets for `local`: bound to local:3784, reporting TTL/hop limit.
-func openReceiver(local: IPAddress) throws(BFDSessionError) -> Int32 {
-    var options: [(level: Int32, name: Int32, value: Int32, what: String)] = [
-        (SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR")
+/// One classic BPF instruction (struct sock_filter of linux/filter.h, which Glibc's module does not import).
+struct SocketFilterInstruction: Equatable {
+    var code: UInt16
+    var jumpIfTrue: UInt8
+    var jumpIfFalse: UInt8
+    var constant: UInt32
+}
+
+/// The receive buffer asked for: about 1,000 queued Control packets, so a burst from many peers is not
+/// dropped while the thread is busy. Root may exceed net.core.rmem_max (SO_RCVBUFFORCE); others get
+/// what the kernel allows.
+let receiveBufferBytes: Int32 = 1 << 20
+
+/// The filter that keeps only datagrams sent with TTL (IPv4) or hop limit (IPv6) 255 (RFC 5881 §5).
+/// A UDP socket's filter sees the packet from the transport header, so the IP header is read at the
+/// negative offset SKF_NET_OFF (-0x100000): the TTL is byte 8 of the IPv4 header, the hop limit byte 7
+/// of the IPv6 header. IP_MINTTL would do the same for IPv4, but the kernel applies it to TCP only.
+func ttl255Filter(for family: AddressFamily) -> [SocketFilterInstruction] {
+    let networkOffset: UInt32 = 0xFFF0_0000  // SKF_NET_OFF as an unsigned 32-bit constant
+    let loadByteAbsolute: UInt16 = 0x30  // BPF_LD | BPF_B | BPF_ABS
+    let jumpIfEqual: UInt16 = 0x15  // BPF_JMP | BPF_JEQ | BPF_K
+    let returnConstant: UInt16 = 0x06  // BPF_RET | BPF_K
+    return [
+        SocketFilterInstruction(
+            code: loadByteAbsolute, jumpIfTrue: 0, jumpIfFalse: 0, constant: networkOffset + (family == .ipv4 ? 8 : 7)),
+        SocketFilterInstruction(code: jumpIfEqual, jumpIfTrue: 0, jumpIfFalse: 1, constant: 255),
+        SocketFilterInstruction(code: returnConstant, jumpIfTrue: 0, jumpIfFalse: 0, constant: 0xFFFF_FFFF),
+        SocketFilterInstruction(code: returnConstant, jumpIfTrue: 0, jumpIfFalse: 0, constant: 0),
     ]
+}
+
+/// Attaches `program` to `fd` (SO_ATTACH_FILTER); false with errno set if the kernel refuses it.
+private func attachFilter(_ fd: Int32, _ program: [SocketFilterInstruction]) -> Bool {
+    // struct sock_fprog: an unsigned short count, then (aligned) the pointer to the instructions.
+    struct Program {
+        var count: UInt16
+        var instructions: UnsafeMutablePointer<SocketFilterInstruction>
+    }
+    let attachFilterOption: Int32 = 26  // SO_ATTACH_FILTER
+    var instructions = program
+    return instructions.withUnsafeMutableBufferPointer { buffer in
+        var program = Program(count: UInt16(buffer.count), instructions: buffer.baseAddress!)
+        return setsockopt(fd, SOL_SOCKET, attachFilterOption, &program, socklen_t(MemoryLayout<Program>.size)) == 0
+    }
+}
+
+/// The socket that receives Control packets for `local`: bound to local:3784 and to nobody else, the
+/// TTL-255 filter attached before the bind (so no datagram is queued unfiltered), reporting TTL/hop limit.
+func openReceiver(local: IPAddress) throws(BFDSessionError) -> Int32 {
+    var options: [(level: Int32, name: Int32, value: Int32, what: String)] = []
     if local.family == .ipv4 {
         options.append((Int32(IPPROTO_IP), IP_RECVTTL, 1, "IP_RECVTTL"))
     } else {
@@ -72,6 +120,14 @@ func openReceiver(local: IPAddress) throws(BFDSessionError) -> Int32 {
         options.append((Int32(IPPROTO_IPV6), IPV6_RECVHOPLIMIT, 1, "IPV6_RECVHOPLIMIT"))
     }
     let fd = try udpSocket(for: local, options: options)
+    guard attachFilter(fd, ttl255Filter(for: local.family)) else {
+        let code = errno
+        close(fd)
+        throw .socket(operation: "setsockopt SO_ATTACH_FILTER (TTL 255)", code: code)
+    }
+    if !setOption(fd, SOL_SOCKET, SO_RCVBUFFORCE, receiveBufferBytes) {
+        _ = setOption(fd, SOL_SOCKET, SO_RCVBUF, receiveBufferBytes)
+    }
     guard local.withSocketAddress(port: Int(BFDPorts.control), { bind(fd, $0, $1) }) == 0 else {
         let code = errno
         close(fd)
