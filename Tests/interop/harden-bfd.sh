@@ -5,7 +5,8 @@
 # neither the speaker's address:3784 nor the wildcard (bug 8); a flood of TTL-64 Control packets from the
 # router's address leaves the session Up, with no Down at either end and none of them read by the
 # speaker (the kernel filter drops them, bug 9); spoofed unauthenticated AdminDowns with TTL 255, the
-# router's address and the right discriminators are dropped and the session stays Up.
+# router's address and the right discriminators are dropped and the session stays Up; a Poll flood at a
+# probe without authentication is answered by at most one Final per interval, not one per Poll.
 # Usage: sudo flock /tmp/anycastd-lab.lock Tests/interop/harden-bfd.sh [--probe PATH] [--keep]
 # Prints TAP lines, the measured figures, and `harden-bfd: N passed, N failed`; exits 1 on any failure.
 set -u
@@ -177,10 +178,57 @@ check "15 spoofed AdminDowns discarded by the session (discarded $discarded_befo
 check "no Down at the speaker from spoofed AdminDowns" test "$(downs)" = "$downs_before"
 check "the session is Up at both ends after the spoofing" both_up
 
+# 5. A Poll flood (TTL 255, the router's address, no authentication) at a second probe without
+# authentication: it answers at most one Final per interval (1 s while not Up, RFC 5880 §6.8.7), not one
+# per Poll. Its sent counter and CPU time over 3 s are the figures.
+QDIR=$IO_ROOT/probe-noauth
+mkdir -p "$QDIR"
+mkfifo "$QDIR/ctl"
+ip netns exec "$SNS" "$PROBE" --peer "$ROUTER" --local "$(io_saddr4 $N 3)" --tx-ms 100 --rx-ms 100 \
+    --multiplier 3 <"$QDIR/ctl" >"$QDIR/out" 2>"$QDIR/log" &
+QPID=$!
+io_track_pid $QPID
+exec {QFD}>"$QDIR/ctl"
+qstatus() {
+    local before
+    before=$(grep -c '^status' "$QDIR/out")
+    echo status >&"$QFD"
+    wait_for 3 sh -c "[ \$(grep -c '^status' '$QDIR/out') -gt $before ]"
+    grep '^status' "$QDIR/out" | tail -n 1
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+status=$(qstatus)
+qdiscr=$(field local-discr <<<"$status") sent_before=$(field sent <<<"$status") ticks_before=$(cpu_ticks $QPID)
+ip netns exec "$RNS" /usr/bin/python3 - "$(io_saddr4 $N 3)" "$qdiscr" >"$IO_ROOT/polls.out" <<'PY'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+# state Up with P, multiplier 3, length 24, my discriminator 7, your discriminator the probe's
+packet = struct.pack("!BBBBIIIII", 0x20, 0xE0, 3, 24, 7, int(sys.argv[2]), 100000, 100000, 0)
+sent, end = 0, time.monotonic() + 3
+while time.monotonic() < end:
+    for _ in range(1000):
+        try:
+            s.sendto(packet, (sys.argv[1], 3784))
+            sent += 1
+        except OSError:
+            pass
+print(sent)
+PY
+polls=$(cat "$IO_ROOT/polls.out")
+status=$(qstatus)
+answers=$(($(field sent <<<"$status") - sent_before))
+cpu_ms=$((($(cpu_ticks $QPID) - ticks_before) * 1000 / $(getconf CLK_TCK)))
+io_log "poll flood: $polls Polls in 3 s, $answers packets sent back, probe CPU $cpu_ms ms; $status"
+check "the Poll flood was sent ($polls Polls)" test "${polls:-0}" -gt 10000
+check "at most 10 packets answer $polls Polls in 3 s (sent $answers)" test "$answers" -le 10
+echo stop >&"$QFD"
+
 probe stop
 wait_for 5 grep -q '^stopped' "$PDIR/out"
 check "the probe's authenticated AdminDown takes BIRD's session Down" wait_for 5 sh -c "[ \"\$(birdc -s '$BDIR/bird.ctl' show bfd sessions | awk '\$1 == \"$SPEAKER\" { print \$3 }')\" = Down ]"
 
-io_log "figures: TTL-64 flood ${sent:-0} packets / 5 s, BIRD Up in $((bird_samples - bird_not_up))/$bird_samples samples"
+io_log "figures: TTL-64 flood ${sent:-0} packets / 5 s, BIRD Up in $((bird_samples - bird_not_up))/$bird_samples samples;" \
+    "Poll flood ${polls:-0} / 3 s answered by ${answers:-?} packets, ${cpu_ms:-?} ms CPU"
 echo "harden-bfd: $passed passed, $failed failed"
 [ $failed = 0 ]
