@@ -84,7 +84,7 @@ private final class SpeakerCore: Sendable {
 }
 
 /// Runs single-hop BFD sessions on one thread. Call `shutdown()` when done: it ends the sessions (each
-/// tells its peer AdminDown) and joins the thread.
+/// tells its peer AdminDown) and joins the thread; dropping the last reference does the same.
 public final class BFDSpeaker: Sendable {
     /// Every state change of every session, in order. If nobody reads it, the oldest of more than 4096
     /// waiting changes are dropped (the current state is always in `sessions()`).
@@ -124,6 +124,8 @@ public final class BFDSpeaker: Sendable {
             throw .socket(operation: error.operation, code: error.code)
         }
     }
+
+    deinit { shutdown() }
 
     /// Starts a session with `peer` from `local` (an address of this host). It sends its first packet at
     /// once and reports every state change on `stateChanges`. The defaults are 300 ms × 3, no

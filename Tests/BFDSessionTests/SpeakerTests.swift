@@ -55,6 +55,31 @@ private let peerDown: [UInt8] = BFDControlPacket(
         #expect(outcome == [])
     }
 
+    /// A speaker dropped without shutdown() ends its sessions as shutdown() does: its peer hears AdminDown
+    /// (before the PollThread port the thread kept the speaker alive and the peer only timed out).
+    @Test func droppedSpeakerSaysAdminDown() async throws {
+        let outcome = try await inFreshNetworkNamespace { () throws -> [String] in
+            let b = try BFDSpeaker()
+            defer { b.shutdown() }
+            let fast = Duration.milliseconds(20)
+            try b.startSession(peer: one, local: two, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+            var problems: [String] = []
+            do {
+                let a = try BFDSpeaker()
+                try a.startSession(peer: two, local: one, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+                if !eventually({ a.sessions().first?.state == .up && b.sessions().first?.state == .up }) {
+                    problems.append("not Up: \(a.sessions()) \(b.sessions())")
+                }
+            }
+            let heard = eventually {
+                b.sessions().first.map { $0.state == .down && $0.diagnostic == .neighborSignaledSessionDown } ?? false
+            }
+            if !heard { problems.append("no AdminDown from the dropped speaker: \(b.sessions())") }
+            return problems
+        }
+        #expect(outcome == [])
+    }
+
     @Test func onlyTTL255Counts() async throws {
         let outcome = try await inFreshNetworkNamespace { () throws -> [String] in
             let speaker = try BFDSpeaker()
