@@ -250,8 +250,7 @@ private struct SpeakerLoop {
     var byDiscriminator: [UInt32: BFDPeer] = [:]
     /// Receiver descriptor → the local address it is bound to.
     var receivers: [Int32: IPAddress] = [:]
-    var buffer = [UInt8](repeating: 0, count: 1500)
-    var control = [UInt8](repeating: 0, count: 128)
+    let batch = ReceiveBatch()
 
     init(core: SpeakerCore, thread: PollThread) {
         self.core = core
@@ -317,33 +316,36 @@ private struct SpeakerLoop {
         receivers = [:]
     }
 
-    /// Reads what is waiting on one receiver (at most a burst of 64, so timers are not starved).
+    /// Reads what is waiting on one receiver in batches, at most 4 × 32 datagrams, so timers are not starved.
     mutating func receiveAll(_ fd: Int32) {
         guard let local = receivers[fd] else { return }
         var counters = BFDReceiveCounters()
-        for _ in 0..<64 {
-            guard let datagram = receiveDatagram(fd, into: &buffer, control: &control) else { break }
-            guard datagram.ttl == 255 else {
-                counters.wrongTTL += 1
-                continue
+        for _ in 0..<4 {
+            var datagrams: [(Datagram, BFDControlPacket?)] = []
+            let count = batch.receive(fd) { datagram, payload in
+                datagrams.append((datagram, try? BFDControlPacket(decoding: payload)))
             }
-            let packet: BFDControlPacket
-            do {
-                packet = try BFDControlPacket(decoding: buffer[0..<datagram.count])
-            } catch {
-                counters.malformed += 1
-                continue
+            for (datagram, packet) in datagrams {
+                guard datagram.ttl == 255 else {
+                    counters.wrongTTL += 1
+                    continue
+                }
+                guard let packet else {
+                    counters.malformed += 1
+                    continue
+                }
+                // RFC 5881 §3: by Your Discriminator once the peer knows it, by the addresses before.
+                let key =
+                    packet.yourDiscriminator != 0
+                    ? byDiscriminator[packet.yourDiscriminator] : BFDPeer(address: datagram.source, local: local)
+                guard let key, key.local == local, sessions[key] != nil else {
+                    counters.noSession += 1
+                    continue
+                }
+                sessions[key]!.packetsReceived += 1
+                counters.discardedBySession += handle(key, .packetReceived(packet))
             }
-            // RFC 5881 §3: by Your Discriminator once the peer knows it, by the addresses before.
-            let key =
-                packet.yourDiscriminator != 0
-                ? byDiscriminator[packet.yourDiscriminator] : BFDPeer(address: datagram.source, local: local)
-            guard let key, key.local == local, sessions[key] != nil else {
-                counters.noSession += 1
-                continue
-            }
-            sessions[key]!.packetsReceived += 1
-            counters.discardedBySession += handle(key, .packetReceived(packet))
+            if count < ReceiveBatch.capacity { break }
         }
         if counters != BFDReceiveCounters() {
             core.shared.withLock { shared in

@@ -1,10 +1,13 @@
 // BFDSpeaker on real sockets, each test in a fresh network namespace (root needed): two speakers on
-// 127.0.0.1 and 127.0.0.2 come Up and see each other stop; a packet whose TTL is not 255 is dropped while
-// the same packet with 255 is taken; malformed and unmatched packets are counted; set-up errors.
+// 127.0.0.1 and 127.0.0.2 come Up and see each other stop; a dropped speaker says AdminDown; the receiver
+// reads in batches of 32; a packet whose TTL is not 255 is dropped in the kernel (a flood of them never
+// reaches the thread) while the same packet with 255 is taken; no other user can bind the port; malformed
+// and unmatched packets are counted; set-up errors.
 import BFD
-import BFDSession
 import NetAddress
 import Testing
+
+@testable import BFDSession
 
 #if canImport(Glibc)
     import Glibc
@@ -78,6 +81,30 @@ private let peerDown: [UInt8] = BFDControlPacket(
             return problems
         }
         #expect(outcome == [])
+    }
+
+    /// Bug 9 asks for batched reads: one recvmmsg(2) takes up to 32 datagrams; the TTL-64 ones among
+    /// them never arrive (the kernel filter).
+    @Test func receiverReadsInBatchesOfThirtyTwo() async throws {
+        let counts = try await inFreshNetworkNamespace { () throws -> [Int] in
+            let fd = try openReceiver(local: one)
+            defer { close(fd) }
+            try sendDatagrams(peerDown, count: 40, from: "127.0.0.2", to: "127.0.0.1", ttl: 255)
+            try sendDatagrams(peerDown, count: 10, from: "127.0.0.2", to: "127.0.0.1", ttl: 64)
+            let batch = ReceiveBatch()
+            #expect(batch.readsInBatches)
+            var counts: [Int] = []
+            for _ in 0..<3 {
+                var good = 0
+                counts.append(
+                    batch.receive(fd) { datagram, payload in
+                        if datagram.ttl == 255, datagram.source == two, Array(payload) == peerDown { good += 1 }
+                    })
+                counts.append(good)
+            }
+            return counts
+        }
+        #expect(counts == [32, 32, 8, 8, 0, 0])
     }
 
     @Test func onlyTTL255Counts() async throws {
