@@ -6,7 +6,8 @@
 # router's address leaves the session Up, with no Down at either end and none of them read by the
 # speaker (the kernel filter drops them, bug 9); spoofed unauthenticated AdminDowns with TTL 255, the
 # router's address and the right discriminators are dropped and the session stays Up; a Poll flood at a
-# probe without authentication is answered by at most one Final per interval, not one per Poll.
+# probe without authentication is answered by at most one Final per interval, not one per Poll; Keyed
+# SHA1 comes Up with BIRD as well.
 # Usage: sudo flock /tmp/anycastd-lab.lock Tests/interop/harden-bfd.sh [--probe PATH] [--keep]
 # Prints TAP lines, the measured figures, and `harden-bfd: N passed, N failed`; exits 1 on any failure.
 set -u
@@ -227,6 +228,22 @@ echo stop >&"$QFD"
 probe stop
 wait_for 5 grep -q '^stopped' "$PDIR/out"
 check "the probe's authenticated AdminDown takes BIRD's session Down" wait_for 5 sh -c "[ \"\$(birdc -s '$BDIR/bird.ctl' show bfd sessions | awk '\$1 == \"$SPEAKER\" { print \$3 }')\" = Down ]"
+
+# 6. Keyed SHA1 (the sequence number may repeat) with BIRD too: reconfigure BIRD, a new probe.
+sed -i 's/authentication meticulous keyed sha1;/authentication keyed sha1;/' "$BDIR/bird.conf"
+birdc -s "$BDIR/bird.ctl" configure >/dev/null
+KDIR=$IO_ROOT/probe-keyed
+mkdir -p "$KDIR"
+mkfifo "$KDIR/ctl"
+ip netns exec "$SNS" "$PROBE" --peer "$ROUTER" --local "$SPEAKER" --tx-ms 100 --rx-ms 100 --multiplier 3 \
+    --auth keyed-sha1 --key-id 1 --key-file "$PDIR/key" <"$KDIR/ctl" >"$KDIR/out" 2>"$KDIR/log" &
+io_track_pid $!
+exec {KFD}>"$KDIR/ctl"
+keyed_up() {
+    [ "$(awk '$1 == "state" { s = $3 } END { print s }' "$KDIR/out")" = Up ] && [ "$(bird_state)" = Up ]
+}
+check "Keyed SHA1 session Up at both ends" wait_for 10 keyed_up
+echo stop >&"$KFD"
 
 io_log "figures: TTL-64 flood ${sent:-0} packets / 5 s, BIRD Up in $((bird_samples - bird_not_up))/$bird_samples samples;" \
     "Poll flood ${polls:-0} / 3 s answered by ${answers:-?} packets, ${cpu_ms:-?} ms CPU"
