@@ -1,0 +1,57 @@
+// BFDController damps BFD-driven BGP resets (RFC 5882 §3.2), with real BFD sessions on loopback addresses
+// of their own (127.77.14.1 and .2, port 3784): a router side that goes AdminDown four times in a row ends
+// BGP three times; the fourth Down is held off and shown.
+import BFD
+import BFDSession
+import Config
+import Foundation
+import Logging
+import NetAddress
+import Synchronization
+import Testing
+
+@testable import Daemon
+
+@Suite struct BFDDampingTests {
+    /// Polls `condition` every 10 ms for at most 10 s; the bound only keeps a broken test from hanging.
+    private func eventually(_ condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    /// Issue 14: five spoofed AdminDowns a second kept BGP down. Before damping, each of the four Downs
+    /// ended the BGP session.
+    @Test func fourthDownInAMinuteDoesNotResetBGP() throws {
+        let local = IPAddress("127.77.14.1")!
+        let router = IPAddress("127.77.14.2")!
+        let resets = Mutex(0)
+        let controller = BFDController(
+            logger: Logger(label: "test"), onDown: { _ in resets.withLock { $0 += 1 } }, onChange: { _ in })
+        defer { controller.shutdown() }
+        controller.configure([
+            PeerConfig(
+                name: "r1", address: router, asn: 65000, localAddress: local,
+                bfd: BFDConfig(minInterval: .milliseconds(100), multiplier: 3))
+        ])
+        let routerSide = try BFDSpeaker()
+        defer { routerSide.shutdown() }
+        let fast = Duration.milliseconds(100)
+        try routerSide.startSession(peer: local, local: router, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+        var problems: [String] = []
+        for cycle in 1...4 {
+            if !eventually({ controller.state(of: "r1") == "Up" }) { problems.append("cycle \(cycle): not Up") }
+            routerSide.setAdminDown(true, peer: local, local: router)
+            if !eventually({ controller.state(of: "r1") == "Down" }) { problems.append("cycle \(cycle): not Down") }
+            routerSide.setAdminDown(false, peer: local, local: router)
+        }
+        #expect(problems == [])
+        #expect(eventually { resets.withLock { $0 } == 3 })
+        #expect(resets.withLock { $0 } == 3)
+        let held = try #require(controller.resetsHeldOff(of: "r1"))
+        #expect(held > .seconds(25) && held <= .seconds(30))
+    }
+}
