@@ -14,18 +14,19 @@ import Testing
 
 @Suite struct BFDDampingTests {
     /// Polls `condition` every 10 ms for at most 10 s; the bound only keeps a broken test from hanging.
-    private func eventually(_ condition: () -> Bool) -> Bool {
+    /// Suspends between polls: the controller's state changes arrive on a task that needs the pool.
+    private func eventually(_ condition: () -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if condition() { return true }
-            usleep(10_000)
+            try await Task.sleep(for: .milliseconds(10))
         }
         return condition()
     }
 
     /// Issue 14: five spoofed AdminDowns a second kept BGP down. Before damping, each of the four Downs
     /// ended the BGP session.
-    @Test func fourthDownInAMinuteDoesNotResetBGP() throws {
+    @Test func fourthDownInAMinuteDoesNotResetBGP() async throws {
         let local = IPAddress("127.77.14.1")!
         let router = IPAddress("127.77.14.2")!
         let resets = Mutex(0)
@@ -43,13 +44,17 @@ import Testing
         try routerSide.startSession(peer: local, local: router, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
         var problems: [String] = []
         for cycle in 1...4 {
-            if !eventually({ controller.state(of: "r1") == "Up" }) { problems.append("cycle \(cycle): not Up") }
+            if try await !eventually({ controller.state(of: "r1") == "Up" }) {
+                problems.append("cycle \(cycle): not Up")
+            }
             routerSide.setAdminDown(true, peer: local, local: router)
-            if !eventually({ controller.state(of: "r1") == "Down" }) { problems.append("cycle \(cycle): not Down") }
+            if try await !eventually({ controller.state(of: "r1") == "Down" }) {
+                problems.append("cycle \(cycle): not Down")
+            }
             routerSide.setAdminDown(false, peer: local, local: router)
         }
         #expect(problems == [])
-        #expect(eventually { resets.withLock { $0 } == 3 })
+        #expect(try await eventually { resets.withLock { $0 } == 3 })
         #expect(resets.withLock { $0 } == 3)
         let held = try #require(controller.resetsHeldOff(of: "r1"))
         #expect(held > .seconds(25) && held <= .seconds(30))
