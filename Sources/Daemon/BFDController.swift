@@ -56,7 +56,8 @@ final class BFDController: Sendable {
     /// The sessions the peers ask for: started, retimed or stopped so that exactly those run.
     func configure(_ peers: [PeerConfig]) {
         var wanted: [BFDPeer: Wanted] = [:]
-        var keyErrors: [String] = []
+        // Sessions whose key cannot be read now (peer name, error): one that runs keeps its old key.
+        var keyFailed: [BFDPeer: (name: String, error: String)] = [:]
         for peer in peers {
             guard let bfd = peer.bfd, let local = peer.localAddress else { continue }
             var authentication: BFDAuthentication?
@@ -64,7 +65,9 @@ final class BFDController: Sendable {
                 do {
                     authentication = try Self.authentication(auth)
                 } catch {
-                    keyErrors.append("peer \(peer.name): \(auth.keyFile): \(error); BFD session not started")
+                    keyFailed[BFDPeer(address: peer.address, local: local)] = (
+                        peer.name, "peer \(peer.name): \(auth.keyFile): \(error)"
+                    )
                     continue
                 }
             }
@@ -72,10 +75,17 @@ final class BFDController: Sendable {
                 name: peer.name, interval: bfd.minInterval, multiplier: UInt8(clamping: bfd.multiplier),
                 authentication: authentication)
         }
-        for line in keyErrors { logger.error("\(line)") }
+        var keyErrors: [String] = []
         let (started, logs) = state.withLock { state -> (BFDSpeaker?, [String]) in
             guard !state.stopped else { return (nil, []) }
             var logs: [String] = []
+            for (key, failure) in keyFailed.sorted(by: { $0.key < $1.key }) {
+                let kept = state.sessions[key]?.name == failure.name
+                if kept { wanted[key] = state.sessions[key] }
+                keyErrors.append(
+                    failure.error + (kept ? "; the running BFD session keeps its old key" : "; BFD session not started")
+                )
+            }
             var started: BFDSpeaker?
             if state.speaker == nil, !wanted.isEmpty {
                 do {
@@ -130,6 +140,7 @@ final class BFDController: Sendable {
             }
             return (started, logs)
         }
+        for line in keyErrors { logger.error("\(line)") }
         for line in logs { logger.info("\(line)") }
         if let started { follow(started) }
     }

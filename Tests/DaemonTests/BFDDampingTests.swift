@@ -1,6 +1,7 @@
-// BFDController damps BFD-driven BGP resets (RFC 5882 §3.2), with real BFD sessions on loopback addresses
-// of their own (127.77.14.1 and .2, port 3784): a router side that goes AdminDown four times in a row ends
-// BGP three times; the fourth Down is held off and shown.
+// BFDController with real BFD sessions on loopback addresses of their own (127.77.14.1 to .3, port 3784):
+// it damps BFD-driven BGP resets (RFC 5882 §3.2): a router side that goes AdminDown four times in a row
+// ends BGP three times, the fourth Down is held off and shown; and a key file that cannot be read on a
+// reload leaves the running session alone.
 import BFD
 import BFDSession
 import Config
@@ -58,5 +59,28 @@ import Testing
         #expect(resets.withLock { $0 } == 3)
         let held = try #require(controller.resetsHeldOff(of: "r1"))
         #expect(held > .seconds(25) && held <= .seconds(30))
+    }
+
+    /// Bad input loses nothing: a key file that is gone when the configuration is applied again is logged,
+    /// and the session keeps running with the key it has (before, the session was stopped).
+    @Test func unreadableKeyKeepsTheRunningSession() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bfd-key-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let keyFile = directory.appendingPathComponent("key").path
+        try Data("s3cret\n".utf8).write(to: URL(fileURLWithPath: keyFile))
+        let controller = BFDController(logger: Logger(label: "test"), onDown: { _ in }, onChange: { _ in })
+        defer { controller.shutdown() }
+        let peers = [
+            PeerConfig(
+                name: "r2", address: IPAddress("127.77.14.4")!, asn: 65000, localAddress: IPAddress("127.77.14.3")!,
+                bfd: BFDConfig(
+                    authentication: BFDAuthenticationConfig(kind: .meticulousKeyedSHA1, keyFile: keyFile)))
+        ]
+        controller.configure(peers)
+        #expect(controller.state(of: "r2") == "Down")
+        try FileManager.default.removeItem(atPath: keyFile)
+        controller.configure(peers)
+        #expect(controller.state(of: "r2") == "Down")
     }
 }
