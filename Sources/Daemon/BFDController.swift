@@ -5,7 +5,8 @@
 // A peer whose BFD keeps failing is damped (RFC 5882 §3.2, BFDResetDamping): more than 3 BFD Downs in a
 // minute hold BFD-driven resets off for 30 s, doubling up to 10 minutes, and BGP falls back to its hold
 // timer meanwhile. With `authentication`, the key is read from its file whenever the peers are configured;
-// a changed key, key ID or type restarts the session.
+// a changed key, key ID or type restarts the session, and a key that cannot be read leaves a running
+// session on its old key.
 import BFD
 import BFDSession
 import Config
