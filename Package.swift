@@ -42,8 +42,8 @@ let package = Package(
         ),
         // BFD Control packets and the session state machine as a value type (RFC 5880); no sockets.
         .target(name: "BFD", swiftSettings: strict),
-        // The BFD I/O shell (RFC 5881 single hop): UDP sockets on one thread, TTL checked via recvmsg; no NIO.
-        .target(name: "BFDSession", dependencies: ["BFD", "NetAddress"], swiftSettings: strict),
+        // The BFD I/O shell (RFC 5881 single hop): UDP sockets on a PollThread, TTL 255 filtered in the kernel; no NIO.
+        .target(name: "BFDSession", dependencies: ["BFD", "NetAddress", "Runtime"], swiftSettings: strict),
         // SwiftNIO TCP shell around the BGP FSM.
         .target(
             name: "BGPSession",

@@ -1,8 +1,9 @@
-// The BFD Control packet (RFC 5880 §4.1) and its codec: 24 bytes, no authentication section.
+// The BFD Control packet (RFC 5880 §4.1) and its codec: 24 bytes, then with the A bit an authentication
+// section (§4.4, Keyed SHA1 and Meticulous Keyed SHA1 only; Authentication.swift signs and checks it).
 // Decoding applies every §6.8.6 discard rule that needs only the packet; the rules that need the session
-// (discriminators, state) are BFDStateMachine's. Authentication (§6.7) is not supported, so a packet with
-// the A bit is refused. The multipoint bit is reserved (RFC 5880 §4.1) and refused too.
-// RFC 5880 §4.1, §6.8.6.
+// (discriminators, state, whether authentication is in use, sequence numbers) are BFDStateMachine's.
+// The multipoint bit is reserved (RFC 5880 §4.1) and refused.
+// RFC 5880 §4.1, §4.4, §6.8.6.
 
 /// The session states as carried in the State field (RFC 5880 §4.1, §6.2).
 public enum BFDState: UInt8, Hashable, Sendable, CaseIterable, CustomStringConvertible {
@@ -59,7 +60,7 @@ public struct BFDDiagnostic: RawRepresentable, Hashable, Sendable, CustomStringC
     }
 }
 
-/// One BFD Control packet without authentication. Intervals are in microseconds, as on the wire.
+/// One BFD Control packet. Intervals are in microseconds, as on the wire.
 public struct BFDControlPacket: Hashable, Sendable {
     /// The length of an encoded packet without authentication.
     public static let length = 24
@@ -88,12 +89,15 @@ public struct BFDControlPacket: Hashable, Sendable {
     public var requiredMinRxMicroseconds: UInt32
     /// The fastest the sender wants to receive Echo packets; 0 means it does not support Echo.
     public var requiredMinEchoRxMicroseconds: UInt32
+    /// The authentication section; present exactly when the A bit is set.
+    public var authentication: BFDAuthenticationSection?
 
     public init(
         diagnostic: BFDDiagnostic = .none, state: BFDState, poll: Bool = false, final: Bool = false,
         controlPlaneIndependent: Bool = false, demand: Bool = false, detectMultiplier: UInt8,
         myDiscriminator: UInt32, yourDiscriminator: UInt32, desiredMinTxMicroseconds: UInt32,
-        requiredMinRxMicroseconds: UInt32, requiredMinEchoRxMicroseconds: UInt32 = 0
+        requiredMinRxMicroseconds: UInt32, requiredMinEchoRxMicroseconds: UInt32 = 0,
+        authentication: BFDAuthenticationSection? = nil
     ) {
         self.diagnostic = diagnostic
         self.state = state
@@ -107,6 +111,7 @@ public struct BFDControlPacket: Hashable, Sendable {
         self.desiredMinTxMicroseconds = desiredMinTxMicroseconds
         self.requiredMinRxMicroseconds = requiredMinRxMicroseconds
         self.requiredMinEchoRxMicroseconds = requiredMinEchoRxMicroseconds
+        self.authentication = authentication
     }
 }
 
@@ -126,9 +131,10 @@ public enum BFDDecodeError: Error, Hashable, Sendable, CustomStringConvertible {
     case multipointSet
     /// My Discriminator is 0.
     case zeroMyDiscriminator
-    /// The A bit is set: the peer authenticates, and this implementation has no authentication, so it
-    /// must discard the packet (§6.8.6: "A bit set and no authentication in use").
-    case authenticationUnsupported
+    /// The A bit is set with an Auth Type other than Keyed SHA1 (4) or Meticulous Keyed SHA1 (5).
+    case authenticationTypeUnsupported(UInt8)
+    /// The Auth Len field is not 28, or does not fit the packet's Length.
+    case authenticationLengthInvalid(authLength: UInt8, length: UInt8)
 
     public var description: String {
         switch self {
@@ -140,8 +146,10 @@ public enum BFDDecodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case .zeroDetectMultiplier: "detect multiplier 0"
         case .multipointSet: "multipoint bit set"
         case .zeroMyDiscriminator: "my discriminator 0"
-        case .authenticationUnsupported:
-            "authentication present (A bit), but no authentication is configured: configure the peer without it"
+        case .authenticationTypeUnsupported(let type):
+            "authentication type \(type) is not supported (only keyed SHA1, 4, and meticulous keyed SHA1, 5)"
+        case .authenticationLengthInvalid(let authLength, let length):
+            "authentication length \(authLength) in a \(length)-byte packet (SHA1 sections are 28 bytes)"
         }
     }
 }
@@ -156,17 +164,17 @@ extension BFDControlPacket {
         static let multipoint: UInt8 = 0x01
     }
 
-    /// The 24 bytes on the wire (version 1, A and M clear).
+    /// The bytes on the wire: 24, plus the authentication section if any (version 1, M clear).
     public var encoded: [UInt8] {
         var flags = state.rawValue << 6
+        if authentication != nil { flags |= Flag.authenticationPresent }
         if poll { flags |= Flag.poll }
         if final { flags |= Flag.final }
         if controlPlaneIndependent { flags |= Flag.controlPlaneIndependent }
         if demand { flags |= Flag.demand }
-        var bytes: [UInt8] = [
-            Self.version << 5 | diagnostic.rawValue, flags, detectMultiplier, UInt8(Self.length),
-        ]
-        bytes.reserveCapacity(Self.length)
+        let length = Self.length + (authentication == nil ? 0 : BFDAuthenticationSection.sha1Length)
+        var bytes: [UInt8] = [Self.version << 5 | diagnostic.rawValue, flags, detectMultiplier, UInt8(length)]
+        bytes.reserveCapacity(length)
         for word in [
             myDiscriminator, yourDiscriminator, desiredMinTxMicroseconds, requiredMinRxMicroseconds,
             requiredMinEchoRxMicroseconds,
@@ -176,6 +184,7 @@ extension BFDControlPacket {
                 UInt8(truncatingIfNeeded: word),
             ]
         }
+        if let authentication { bytes += authentication.encoded }
         return bytes
     }
 
@@ -198,13 +207,23 @@ extension BFDControlPacket {
             bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
         }
         guard word(4) != 0 else { throw .zeroMyDiscriminator }
-        guard !authenticated else { throw .authenticationUnsupported }
+        var authentication: BFDAuthenticationSection?
+        if authenticated {
+            guard let type = BFDAuthenticationType(rawValue: bytes[24]) else {
+                throw .authenticationTypeUnsupported(bytes[24])
+            }
+            let authLength = bytes[25]
+            guard Int(authLength) == BFDAuthenticationSection.sha1Length, Int(length) >= Self.length + Int(authLength)
+            else { throw .authenticationLengthInvalid(authLength: authLength, length: length) }
+            authentication = BFDAuthenticationSection(
+                type: type, keyID: bytes[26], reserved: bytes[27], sequence: word(28), digest: Array(bytes[32..<52]))
+        }
         self.init(
             diagnostic: BFDDiagnostic(rawValue: bytes[0]), state: BFDState(rawValue: flags >> 6)!,
             poll: flags & Flag.poll != 0, final: flags & Flag.final != 0,
             controlPlaneIndependent: flags & Flag.controlPlaneIndependent != 0, demand: flags & Flag.demand != 0,
             detectMultiplier: bytes[2], myDiscriminator: word(4), yourDiscriminator: word(8),
             desiredMinTxMicroseconds: word(12), requiredMinRxMicroseconds: word(16),
-            requiredMinEchoRxMicroseconds: word(20))
+            requiredMinEchoRxMicroseconds: word(20), authentication: authentication)
     }
 }

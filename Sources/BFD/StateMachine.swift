@@ -2,9 +2,11 @@
 // actions come out for the I/O shell to carry out (send a Control packet, arm or cancel a timer, report a
 // state change). It runs the three-way handshake, the reception rules that need the session, timer
 // negotiation with the 1 s rate while not Up, Poll/Final sequences when our intervals change, per-packet
-// jitter and failure detection. No Echo function, no authentication, never Demand mode itself (a peer's
-// Demand mode is honoured). The shell finds the session for a packet (RFC 5881 demultiplexing).
-// RFC 5880 §6.2, §6.5, §6.8.1–§6.8.7, §6.8.12, §6.8.16.
+// jitter, failure detection, a rate limit on Finals (one per our desired min TX, so a Poll flood is not
+// answered packet for packet), and Keyed SHA1 / Meticulous Keyed SHA1 authentication with the sequence
+// number rules. No Echo function, never Demand mode itself (a peer's Demand mode is honoured). The shell
+// finds the session for a packet (RFC 5881 demultiplexing).
+// RFC 5880 §6.2, §6.5, §6.7.1, §6.7.4, §6.8.1–§6.8.7, §6.8.12, §6.8.16.
 
 /// How one session is set up.
 public struct BFDConfiguration: Hashable, Sendable {
@@ -17,15 +19,19 @@ public struct BFDConfiguration: Hashable, Sendable {
     /// How many of the peer's packets may go missing before the session is declared down (the peer uses
     /// ours for its detection time). The default is 3.
     public var detectMultiplier: UInt8
+    /// Sign every packet and accept only packets signed with this key; nil: no authentication.
+    public var authentication: BFDAuthentication?
 
     /// Intervals are rounded down to whole microseconds and are at least 1 µs (0 is reserved for the
     /// transmit interval, and a receive interval of 0 would leave nothing to detect); a detect multiplier
     /// of 0 counts as 1.
     public init(
         localDiscriminator: UInt32, desiredMinTxInterval: Duration = .milliseconds(300),
-        requiredMinRxInterval: Duration = .milliseconds(300), detectMultiplier: UInt8 = 3
+        requiredMinRxInterval: Duration = .milliseconds(300), detectMultiplier: UInt8 = 3,
+        authentication: BFDAuthentication? = nil
     ) {
         precondition(localDiscriminator != 0, "a BFD discriminator must not be 0")
+        self.authentication = authentication
         self.localDiscriminator = localDiscriminator
         self.desiredMinTxInterval = desiredMinTxInterval
         self.requiredMinRxInterval = requiredMinRxInterval
@@ -63,11 +69,27 @@ public enum BFDDiscardReason: Hashable, Sendable, CustomStringConvertible {
     /// Your Discriminator is 0 although the peer says it is in this state (only Down and AdminDown may
     /// leave it 0).
     case zeroYourDiscriminator(peerState: BFDState)
+    /// Authentication is in use and the packet has none (A bit clear): a spoofed or misconfigured packet.
+    case authenticationMissing
+    /// The packet is authenticated and this session uses no authentication.
+    case authenticationNotInUse
+    /// The packet's Auth Type or Key ID is not the session's.
+    case authenticationKeyMismatch(type: BFDAuthenticationType, keyID: UInt8)
+    /// The hash is not the one the session's key gives.
+    case authenticationFailed
+    /// The sequence number is outside the window after the last accepted one (RFC 5880 §6.7.4):
+    /// a replayed or very late packet.
+    case sequenceOutOfWindow(received: UInt32, last: UInt32)
 
     public var description: String {
         switch self {
         case .unknownDiscriminator(let value): "your discriminator \(value) is not this session's"
         case .zeroYourDiscriminator(let state): "your discriminator 0 from a peer in state \(state)"
+        case .authenticationMissing: "no authentication, but the session authenticates"
+        case .authenticationNotInUse: "authenticated, but the session uses no authentication"
+        case .authenticationKeyMismatch(let type, let keyID): "\(type) key \(keyID) is not the session's key"
+        case .authenticationFailed: "authentication hash does not match the key"
+        case .sequenceOutOfWindow(let received, let last): "sequence number \(received) out of window (last \(last))"
         }
     }
 }
@@ -109,6 +131,16 @@ public struct BFDStateMachine: Sendable {
     public private(set) var remoteDiagnostic: BFDDiagnostic = .none
     /// A Poll Sequence is running: our packets carry P until the peer answers with F.
     public private(set) var isPolling = false
+    /// The peer polled and its Final has not gone out yet (held back by the rate limit on Finals).
+    public private(set) var owesFinal = false
+    /// When the last packet with F was sent.
+    private var lastFinalSent: Duration?
+
+    // Authentication sequence numbers (RFC 5880 §6.8.1): ours, and the last one accepted from the peer.
+    private var transmitSequence: UInt32
+    private var receiveSequence: UInt32?
+    /// bfd.AuthSeqKnown ends after twice the detection time without an authenticated packet.
+    private var receiveSequenceExpiry: Duration = .zero
 
     // What the peer's last packet said (RFC 5880 §6.8.1 initial values).
     private var remoteMinRx: UInt32 = 1
@@ -125,8 +157,10 @@ public struct BFDStateMachine: Sendable {
     /// When the transmit timer is due, if armed.
     private var transmitDeadline: Duration?
 
-    public init(configuration: BFDConfiguration) {
+    /// `initialSequence` starts our authentication sequence numbers; pass a random one (RFC 5880 §6.8.1).
+    public init(configuration: BFDConfiguration, initialSequence: UInt32 = 0) {
         self.configuration = configuration
+        transmitSequence = initialSequence
         advertisedTx = max(microseconds(configuration.desiredMinTxInterval), microseconds(Self.slowTransmitInterval))
         advertisedRx = microseconds(configuration.requiredMinRxInterval)
         txInForce = advertisedTx
@@ -143,6 +177,11 @@ public struct BFDStateMachine: Sendable {
         guard remoteDetectMultiplier > 0 else { return nil }
         return .microseconds(Int64(remoteDetectMultiplier) * Int64(max(rxInForce, remoteDesiredMinTx)))
     }
+
+    /// The least time between two packets with F: our advertised desired min TX (at most the one in force).
+    /// RFC 5880 §6.8.7 lets a system limit the rate of Finals as long as its advertised Desired Min TX
+    /// Interval is no shorter than the limit; without a limit a Poll flood is answered packet for packet.
+    public var finalInterval: Duration { .microseconds(Int64(min(advertisedTx, txInForce))) }
 
     /// Periodic packets are sent: not when the peer asks for none (required min RX 0), nor when it runs
     /// Demand mode with both sides Up and no Poll Sequence running (RFC 5880 §6.8.7).
@@ -168,7 +207,7 @@ public struct BFDStateMachine: Sendable {
         case .start:
             guard !isStarted else { break }
             isStarted = true
-            send(final: false, now, jitter, &actions)
+            send(now, jitter, &actions)
 
         case _ where !isStarted:
             break
@@ -178,14 +217,14 @@ public struct BFDStateMachine: Sendable {
 
         case .timerFired(.transmit):
             transmitDeadline = nil
-            if isTransmittingPeriodically { send(final: false, now, jitter, &actions) }
+            if isTransmittingPeriodically || owesFinal { send(now, jitter, &actions) }
 
         case .timerFired(.detection):
             guard state != .adminDown else { break }  // a stale timer: AdminDown does not detect
             forgetPeer()
             if state == .`init` || state == .up {
                 change(to: .down, .controlDetectionTimeExpired, &actions)
-                send(final: false, now, jitter, &actions)
+                send(now, jitter, &actions)
             } else {
                 updateTransmitSchedule(now, jitter, &actions)
             }
@@ -194,12 +233,12 @@ public struct BFDStateMachine: Sendable {
             guard state != .adminDown else { break }
             actions.append(.cancelTimer(.detection))
             change(to: .adminDown, .administrativelyDown, &actions)
-            send(final: false, now, jitter, &actions)
+            send(now, jitter, &actions)
 
         case .adminUp:
             guard state == .adminDown else { break }
             change(to: .down, .none, &actions)
-            send(final: false, now, jitter, &actions)
+            send(now, jitter, &actions)
         }
         return actions
     }
@@ -213,7 +252,8 @@ public struct BFDStateMachine: Sendable {
     ) -> [BFDAction] {
         configuration = BFDConfiguration(
             localDiscriminator: configuration.localDiscriminator, desiredMinTxInterval: desiredMinTxInterval,
-            requiredMinRxInterval: requiredMinRxInterval, detectMultiplier: detectMultiplier)
+            requiredMinRxInterval: requiredMinRxInterval, detectMultiplier: detectMultiplier,
+            authentication: configuration.authentication)
         refreshIntervals()
         var actions: [BFDAction] = []
         if isStarted { updateTransmitSchedule(now, jitter, &actions) }
@@ -231,6 +271,7 @@ public struct BFDStateMachine: Sendable {
         } else if packet.state != .down && packet.state != .adminDown {
             return actions.append(.discarded(.zeroYourDiscriminator(peerState: packet.state)))
         }
+        if let reason = authenticate(packet, now) { return actions.append(.discarded(reason)) }
         remoteDiscriminator = packet.myDiscriminator
         remoteState = packet.state
         remoteDiagnostic = packet.diagnostic
@@ -238,6 +279,7 @@ public struct BFDStateMachine: Sendable {
         remoteMinRx = packet.requiredMinRxMicroseconds
         remoteDesiredMinTx = packet.desiredMinTxMicroseconds
         remoteDetectMultiplier = packet.detectMultiplier
+        if configuration.authentication != nil, let detectionTime { receiveSequenceExpiry = now + detectionTime * 2 }
         if isPolling && packet.final {
             isPolling = false
             txInForce = advertisedTx
@@ -259,16 +301,50 @@ public struct BFDStateMachine: Sendable {
             break
         }
         if let detectionTime { actions.append(.armTimer(.detection, detectionTime)) }
-        // A Poll is answered at once whatever the rates (§6.8.7); a state change is told at once as well,
+        // A Poll is answered at once whatever the rates (§6.8.7), but with no more than one Final per
+        // final interval (a later one rides on the next packet); a state change is told at once as well,
         // unless the peer asked for no packets.
-        if packet.poll || (state != old && remoteMinRx != 0) {
-            send(final: packet.poll, now, jitter, &actions)
+        if packet.poll { owesFinal = true }
+        if maySendFinal(now) || (state != old && remoteMinRx != 0) {
+            send(now, jitter, &actions)
         } else {
             updateTransmitSchedule(now, jitter, &actions)
         }
     }
 
+    /// RFC 5880 §6.8.6 (the A bit) and §6.7.4: nil when the packet may be used, else why it is dropped.
+    /// Takes the packet's sequence number as the last one accepted.
+    private mutating func authenticate(_ packet: BFDControlPacket, _ now: Duration) -> BFDDiscardReason? {
+        guard let key = configuration.authentication else {
+            return packet.authentication == nil ? nil : .authenticationNotInUse
+        }
+        guard let section = packet.authentication else { return .authenticationMissing }
+        guard section.type == key.type, section.keyID == key.keyID else {
+            return .authenticationKeyMismatch(type: section.type, keyID: section.keyID)
+        }
+        if receiveSequence != nil, now >= receiveSequenceExpiry { receiveSequence = nil }
+        if let last = receiveSequence {
+            // Circular: Keyed SHA1 accepts last…last+3×M, Meticulous last+1…last+3×M (M: Detect Mult).
+            let ahead = section.sequence &- last
+            let lowest: UInt32 = key.type == .meticulousKeyedSHA1 ? 1 : 0
+            guard ahead >= lowest, ahead <= 3 * UInt32(packet.detectMultiplier) else {
+                return .sequenceOutOfWindow(received: section.sequence, last: last)
+            }
+        }
+        guard key.verifies(packet) else { return .authenticationFailed }
+        receiveSequence = section.sequence
+        return nil
+    }
+
+    /// A Final is owed and the rate limit lets it go now.
+    private func maySendFinal(_ now: Duration) -> Bool {
+        guard owesFinal else { return false }
+        guard let lastFinalSent else { return true }
+        return now - lastFinalSent >= finalInterval
+    }
+
     private mutating func forgetPeer() {
+        owesFinal = false
         remoteDiscriminator = 0
         remoteState = .down
         remoteMinRx = 1
@@ -281,6 +357,8 @@ public struct BFDStateMachine: Sendable {
         let old = state
         state = new
         self.diagnostic = diagnostic
+        // Keyed SHA1 may keep its sequence number; it moves on with every state change.
+        if configuration.authentication?.type == .keyedSHA1 { transmitSequence &+= 1 }
         actions.append(.reportStateChange(old: old, new: new, diagnostic: diagnostic))
         refreshIntervals()
     }
@@ -303,13 +381,24 @@ public struct BFDStateMachine: Sendable {
         rxInForce = max(rxInForce, rx)
     }
 
-    /// Sends a packet now; the next periodic packet is due a (jittered) interval later.
-    private mutating func send(final: Bool, _ now: Duration, _ jitter: Double, _ actions: inout [BFDAction]) {
-        let packet = BFDControlPacket(
+    /// Sends a packet now, with F if a Final is owed and allowed; the next periodic packet is due a
+    /// (jittered) interval later.
+    private mutating func send(_ now: Duration, _ jitter: Double, _ actions: inout [BFDAction]) {
+        let final = maySendFinal(now)
+        if final {
+            owesFinal = false
+            lastFinalSent = now
+        }
+        var packet = BFDControlPacket(
             diagnostic: diagnostic, state: state, poll: isPolling && !final, final: final,
             detectMultiplier: configuration.detectMultiplier, myDiscriminator: configuration.localDiscriminator,
             yourDiscriminator: remoteDiscriminator, desiredMinTxMicroseconds: advertisedTx,
             requiredMinRxMicroseconds: advertisedRx)
+        if let key = configuration.authentication {
+            // Meticulous Keyed SHA1: a new sequence number in every packet.
+            if key.type == .meticulousKeyedSHA1 { transmitSequence &+= 1 }
+            packet = key.sign(packet, sequence: transmitSequence)
+        }
         actions.append(.send(packet))
         transmitDeadline = nil
         updateTransmitSchedule(now, jitter, &actions)
@@ -317,15 +406,20 @@ public struct BFDStateMachine: Sendable {
 
     /// Keeps the transmit timer in line with the rules: armed while periodic transmission is allowed, and
     /// brought forward when the interval has shrunk (a longer interval applies from the next packet).
+    /// An owed Final brings it forward to when the rate limit allows it, even without periodic packets.
     private mutating func updateTransmitSchedule(_ now: Duration, _ jitter: Double, _ actions: inout [BFDAction]) {
-        guard isTransmittingPeriodically else {
+        var next: Duration? = isTransmittingPeriodically ? transmitDelay(jitter: jitter) : nil
+        if owesFinal, let lastFinalSent {
+            let finalDelay = max(lastFinalSent + finalInterval - now, .zero)
+            next = min(next ?? finalDelay, finalDelay)
+        }
+        guard let delay = next else {
             if transmitDeadline != nil {
                 transmitDeadline = nil
                 actions.append(.cancelTimer(.transmit))
             }
             return
         }
-        let delay = transmitDelay(jitter: jitter)
         if let transmitDeadline, transmitDeadline <= now + delay { return }
         transmitDeadline = now + delay
         actions.append(.armTimer(.transmit, delay))

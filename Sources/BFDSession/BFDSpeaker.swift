@@ -1,11 +1,12 @@
-// The BFD I/O shell: one thread runs every session of the host. It polls one receiver per local address
-// (UDP 3784) and a wake-up descriptor, drops packets whose TTL is not 255, decodes, finds the session
+// The BFD I/O shell: one thread (a Runtime.PollThread) runs every session of the host. It polls one
+// receiver per local address (UDP 3784), drops packets whose TTL is not 255, decodes, finds the session
 // (by Your Discriminator, or by peer and local address while that is 0), feeds BFDStateMachine and carries
 // out its actions: send on the session's own socket, keep its two timers, report state changes.
 // A thread rather than NIO: NIO's datagram channels cannot hand over the received TTL.
 // RFC 5881 (single hop); the protocol itself is in the BFD module.
 import BFD
 import NetAddress
+import Runtime
 import Synchronization
 
 #if canImport(Glibc)
@@ -74,14 +75,22 @@ public struct BFDReceiveCounters: Hashable, Sendable {
     public var discardedBySession: UInt64 = 0
 }
 
-/// Runs single-hop BFD sessions on one thread. Call `shutdown()` when done: the thread holds the speaker.
+/// What the speaker and its thread share: the command queue, the published status, the state-change stream.
+private final class SpeakerCore: Sendable {
+    let continuation: AsyncStream<BFDStateChange>.Continuation
+    let shared = Mutex(BFDSpeaker.Shared())
+
+    init(continuation: AsyncStream<BFDStateChange>.Continuation) { self.continuation = continuation }
+}
+
+/// Runs single-hop BFD sessions on one thread. Call `shutdown()` when done: it ends the sessions (each
+/// tells its peer AdminDown) and joins the thread; dropping the last reference does the same.
 public final class BFDSpeaker: Sendable {
     /// Every state change of every session, in order. If nobody reads it, the oldest of more than 4096
     /// waiting changes are dropped (the current state is always in `sessions()`).
     public let stateChanges: AsyncStream<BFDStateChange>
-    fileprivate let continuation: AsyncStream<BFDStateChange>.Continuation
-    fileprivate let shared = Mutex(Shared())
-    fileprivate let wake: WakeUp
+    private let core: SpeakerCore
+    private let thread: PollThread
 
     fileprivate enum Command: Sendable {
         case add(BFDPeer, BFDConfiguration, sender: Int32, sourcePort: UInt16, receiver: Int32?)
@@ -96,42 +105,39 @@ public final class BFDSpeaker: Sendable {
         var receivers: [IPAddress: (fd: Int32, users: Int)] = [:]
         var status: [BFDPeer: BFDSessionStatus] = [:]
         var counters = BFDReceiveCounters()
-        var thread: pthread_t?
         var isShutDown = false
     }
 
     /// Starts the speaker's thread.
     public init() throws(BFDSessionError) {
+        let continuation: AsyncStream<BFDStateChange>.Continuation
         (stateChanges, continuation) = AsyncStream.makeStream(
             of: BFDStateChange.self, bufferingPolicy: .bufferingNewest(4096))
-        guard let wake = WakeUp() else { throw .socket(operation: "eventfd", code: errno) }
-        self.wake = wake
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let result = pthread_create(
-            &handle, nil,
-            { context in
-                let speaker = Unmanaged<BFDSpeaker>.fromOpaque(context!).takeRetainedValue()
-                var loop = SpeakerLoop(speaker: speaker)
+        let core = SpeakerCore(continuation: continuation)
+        self.core = core
+        do {
+            thread = try PollThread(name: "bfd") { thread in
+                var loop = SpeakerLoop(core: core, thread: thread)
                 loop.run()
-                return nil
-            }, context)
-        guard result == 0 else {
-            Unmanaged<BFDSpeaker>.fromOpaque(context).release()
-            throw .socket(operation: "pthread_create", code: result)
+            }
+        } catch {
+            throw .socket(operation: error.operation, code: error.code)
         }
-        shared.withLock { $0.thread = handle }
     }
 
+    deinit { shutdown() }
+
     /// Starts a session with `peer` from `local` (an address of this host). It sends its first packet at
-    /// once and reports every state change on `stateChanges`. The defaults are 300 ms × 3.
+    /// once and reports every state change on `stateChanges`. The defaults are 300 ms × 3, no
+    /// authentication.
     public func startSession(
         peer: IPAddress, local: IPAddress, desiredMinTxInterval: Duration = .milliseconds(300),
-        requiredMinRxInterval: Duration = .milliseconds(300), detectMultiplier: UInt8 = 3
+        requiredMinRxInterval: Duration = .milliseconds(300), detectMultiplier: UInt8 = 3,
+        authentication: BFDAuthentication? = nil
     ) throws(BFDSessionError) {
         let key = BFDPeer(address: peer, local: local)
         guard peer.family == local.family else { throw .familyMismatch(key) }
-        try shared.withLock { (shared: inout Shared) throws(BFDSessionError) in
+        try core.shared.withLock { (shared: inout Shared) throws(BFDSessionError) in
             guard !shared.isShutDown else { throw .shutDown }
             guard shared.discriminators[key] == nil else { throw .alreadyRunning(key) }
             let sender = try openSender(local: local, peer: peer)
@@ -152,11 +158,12 @@ public final class BFDSpeaker: Sendable {
             shared.discriminators[key] = discriminator
             let configuration = BFDConfiguration(
                 localDiscriminator: discriminator, desiredMinTxInterval: desiredMinTxInterval,
-                requiredMinRxInterval: requiredMinRxInterval, detectMultiplier: detectMultiplier)
+                requiredMinRxInterval: requiredMinRxInterval, detectMultiplier: detectMultiplier,
+                authentication: authentication)
             shared.commands.append(
                 .add(key, configuration, sender: sender.fd, sourcePort: sender.port, receiver: newReceiver))
         }
-        wake.signal()
+        thread.wake()
     }
 
     /// Ends a session: one last AdminDown packet tells the peer, then its socket is closed. Returns false
@@ -164,7 +171,7 @@ public final class BFDSpeaker: Sendable {
     @discardableResult
     public func stopSession(peer: IPAddress, local: IPAddress) -> Bool {
         let key = BFDPeer(address: peer, local: local)
-        let found = shared.withLock { shared in
+        let found = core.shared.withLock { shared in
             guard !shared.isShutDown, shared.discriminators.removeValue(forKey: key) != nil else { return false }
             shared.status[key] = nil
             var closeReceiver: Int32?
@@ -175,7 +182,7 @@ public final class BFDSpeaker: Sendable {
             shared.commands.append(.remove(key, closeReceiver: closeReceiver))
             return true
         }
-        if found { wake.signal() }
+        if found { thread.wake() }
         return found
     }
 
@@ -197,33 +204,30 @@ public final class BFDSpeaker: Sendable {
 
     /// Every session as last seen, ordered by peer.
     public func sessions() -> [BFDSessionStatus] {
-        shared.withLock { $0.status.values.sorted { $0.peer < $1.peer } }
+        core.shared.withLock { $0.status.values.sorted { $0.peer < $1.peer } }
     }
 
-    public var receiveCounters: BFDReceiveCounters { shared.withLock { $0.counters } }
+    public var receiveCounters: BFDReceiveCounters { core.shared.withLock { $0.counters } }
 
     /// Ends every session (each sends AdminDown), stops the thread, closes all sockets and finishes
     /// `stateChanges`. Safe to call more than once; not from a state-change consumer that blocks the thread.
     public func shutdown() {
-        let thread: pthread_t? = shared.withLock { shared in
-            defer { shared.thread = nil }
-            guard !shared.isShutDown else { return nil }
-            shared.isShutDown = true
-            return shared.thread
+        let first = core.shared.withLock { shared in
+            defer { shared.isShutDown = true }
+            return !shared.isShutDown
         }
-        guard let thread else { return }
-        wake.signal()
-        pthread_join(thread, nil)
-        continuation.finish()
+        guard first else { return }
+        thread.stop()
+        core.continuation.finish()
     }
 
     private func send(_ command: Command) {
-        let sent = shared.withLock { shared in
+        let sent = core.shared.withLock { shared in
             guard !shared.isShutDown else { return false }
             shared.commands.append(command)
             return true
         }
-        if sent { wake.signal() }
+        if sent { thread.wake() }
     }
 }
 
@@ -240,45 +244,37 @@ private struct SessionIO {
 
 /// The speaker's thread: owns the sessions and the receivers; everything else reaches it as commands.
 private struct SpeakerLoop {
-    let speaker: BFDSpeaker
+    let core: SpeakerCore
+    let thread: PollThread
     var sessions: [BFDPeer: SessionIO] = [:]
     var byDiscriminator: [UInt32: BFDPeer] = [:]
     /// Receiver descriptor → the local address it is bound to.
     var receivers: [Int32: IPAddress] = [:]
-    let origin = ContinuousClock.now
-    var buffer = [UInt8](repeating: 0, count: 1500)
-    var control = [UInt8](repeating: 0, count: 128)
+    let batch = ReceiveBatch()
 
-    init(speaker: BFDSpeaker) { self.speaker = speaker }
+    init(core: SpeakerCore, thread: PollThread) {
+        self.core = core
+        self.thread = thread
+    }
 
-    var now: Duration { origin.duration(to: .now) }
+    /// CLOCK_MONOTONIC, the clock of PollThread's deadlines.
+    var now: Duration { .nanoseconds(monotonicNanoseconds()) }
 
     mutating func run() {
         while true {
-            let (commands, isShutDown) = speaker.shared.withLock { shared in
+            let commands = core.shared.withLock { shared in
                 defer { shared.commands = [] }
-                return (shared.commands, shared.isShutDown)
+                return shared.commands
             }
             for command in commands { apply(command) }
-            if isShutDown { return closeAll() }
 
-            var entries = [speaker.wake.pollEntry]
-            entries += receivers.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            var entries = receivers.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let next = sessions.values.lazy.flatMap(\.deadlines.values).min()
-            let ready = poll(&entries, nfds_t(entries.count), next.map { timeout(until: $0) } ?? -1)
-            if ready < 0 && errno != EINTR { _ = usleep(1000) }
-            if entries[0].revents != 0 { speaker.wake.drain() }
-            for entry in entries.dropFirst() where entry.revents != 0 { receiveAll(entry.fd) }
+            // Stopped: the commands queued before shutdown() were applied above; end every session.
+            guard thread.wait(&entries, until: next.map(nanoseconds)) else { return closeAll() }
+            for entry in entries where entry.revents != 0 { receiveAll(entry.fd) }
             fireDueTimers()
         }
-    }
-
-    /// poll(2) milliseconds until `deadline`, rounded up so a timer never fires early.
-    func timeout(until deadline: Duration) -> Int32 {
-        let remaining = deadline - now
-        guard remaining > .zero else { return 0 }
-        let (seconds, attoseconds) = remaining.components
-        return Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 
     mutating func apply(_ command: BFDSpeaker.Command) {
@@ -286,7 +282,9 @@ private struct SpeakerLoop {
         case .add(let key, let configuration, let sender, let sourcePort, let receiver):
             if let receiver { receivers[receiver] = key.local }
             sessions[key] = SessionIO(
-                machine: BFDStateMachine(configuration: configuration), sender: sender, sourcePort: sourcePort)
+                machine: BFDStateMachine(
+                    configuration: configuration, initialSequence: UInt32.random(in: 0...UInt32.max)),
+                sender: sender, sourcePort: sourcePort)
             byDiscriminator[configuration.localDiscriminator] = key
             handle(key, .start)
         case .remove(let key, let closeReceiver):
@@ -318,36 +316,39 @@ private struct SpeakerLoop {
         receivers = [:]
     }
 
-    /// Reads what is waiting on one receiver (at most a burst of 64, so timers are not starved).
+    /// Reads what is waiting on one receiver in batches, at most 4 × 32 datagrams, so timers are not starved.
     mutating func receiveAll(_ fd: Int32) {
         guard let local = receivers[fd] else { return }
         var counters = BFDReceiveCounters()
-        for _ in 0..<64 {
-            guard let datagram = receiveDatagram(fd, into: &buffer, control: &control) else { break }
-            guard datagram.ttl == 255 else {
-                counters.wrongTTL += 1
-                continue
+        for _ in 0..<4 {
+            var datagrams: [(Datagram, BFDControlPacket?)] = []
+            let count = batch.receive(fd) { datagram, payload in
+                datagrams.append((datagram, try? BFDControlPacket(decoding: payload)))
             }
-            let packet: BFDControlPacket
-            do {
-                packet = try BFDControlPacket(decoding: buffer[0..<datagram.count])
-            } catch {
-                counters.malformed += 1
-                continue
+            for (datagram, packet) in datagrams {
+                guard datagram.ttl == 255 else {
+                    counters.wrongTTL += 1
+                    continue
+                }
+                guard let packet else {
+                    counters.malformed += 1
+                    continue
+                }
+                // RFC 5881 §3: by Your Discriminator once the peer knows it, by the addresses before.
+                let key =
+                    packet.yourDiscriminator != 0
+                    ? byDiscriminator[packet.yourDiscriminator] : BFDPeer(address: datagram.source, local: local)
+                guard let key, key.local == local, sessions[key] != nil else {
+                    counters.noSession += 1
+                    continue
+                }
+                sessions[key]!.packetsReceived += 1
+                counters.discardedBySession += handle(key, .packetReceived(packet))
             }
-            // RFC 5881 §3: by Your Discriminator once the peer knows it, by the addresses before.
-            let key =
-                packet.yourDiscriminator != 0
-                ? byDiscriminator[packet.yourDiscriminator] : BFDPeer(address: datagram.source, local: local)
-            guard let key, key.local == local, sessions[key] != nil else {
-                counters.noSession += 1
-                continue
-            }
-            sessions[key]!.packetsReceived += 1
-            counters.discardedBySession += handle(key, .packetReceived(packet))
+            if count < ReceiveBatch.capacity { break }
         }
         if counters != BFDReceiveCounters() {
-            speaker.shared.withLock { shared in
+            core.shared.withLock { shared in
                 shared.counters.wrongTTL += counters.wrongTTL
                 shared.counters.malformed += counters.malformed
                 shared.counters.noSession += counters.noSession
@@ -397,7 +398,7 @@ private struct SpeakerLoop {
             case .cancelTimer(let timer):
                 sessions[key]!.deadlines[timer] = nil
             case .reportStateChange(let old, let new, let diagnostic):
-                speaker.continuation.yield(
+                core.continuation.yield(
                     BFDStateChange(
                         peer: key, old: old, new: new, diagnostic: diagnostic,
                         remoteDiagnostic: sessions[key]!.machine.remoteDiagnostic))
@@ -419,37 +420,15 @@ private struct SpeakerLoop {
             transmitInterval: machine.transmitInterval, detectionTime: machine.detectionTime,
             packetsSent: session.packetsSent, packetsReceived: session.packetsReceived,
             lastSendError: session.lastSendError)
-        speaker.shared.withLock { shared in
+        core.shared.withLock { shared in
             // A session stopped meanwhile stays gone.
             if shared.discriminators[key] != nil { shared.status[key] = status }
         }
     }
 }
 
-/// An eventfd that wakes the speaker's poll(2) when commands are waiting. Close-on-exec from the start, so
-/// an exec health check spawned meanwhile by another thread cannot inherit it. Glibc's Swift module does
-/// not declare eventfd(2), hence the lookup; EFD_CLOEXEC and EFD_NONBLOCK equal O_CLOEXEC and O_NONBLOCK.
-final class WakeUp: Sendable {
-    private let fd: Int32
-
-    init?() {
-        typealias EventFD = @convention(c) (UInt32, Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "eventfd") else { return nil }
-        fd = unsafeBitCast(symbol, to: EventFD.self)(0, O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
-    }
-
-    deinit { close(fd) }
-
-    func signal() {
-        var one: UInt64 = 1
-        _ = write(fd, &one, 8)
-    }
-
-    func drain() {
-        var value: UInt64 = 0
-        _ = read(fd, &value, 8)
-    }
-
-    var pollEntry: pollfd { pollfd(fd: fd, events: Int16(POLLIN), revents: 0) }
+/// A deadline as PollThread takes it: monotonic nanoseconds.
+private func nanoseconds(_ time: Duration) -> Int64 {
+    let (seconds, attoseconds) = time.components
+    return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
 }

@@ -209,7 +209,19 @@ extension ConfigDecoder {
             bfd.minInterval = interval.value
         }
         if let multiplier = field(view, "multiplier", int(1...255)) { bfd.multiplier = multiplier.value }
+        if let node = view["authentication"] {
+            bfd.authentication = decodeBFDAuthentication(node, path.appending("authentication"))
+        }
         return bfd
+    }
+
+    private func decodeBFDAuthentication(_ node: JSONNode, _ path: JSONPath) -> BFDAuthenticationConfig? {
+        guard let view = object(node, path, known: ConfigKeys.bfdAuthentication) else { return nil }
+        let kind = required(view, "type", choice(BFDAuthenticationConfig.Kind.allCases.map(\.rawValue)))
+        let keyID = field(view, "keyId", int(0...255))
+        let keyFile = required(view, "keyFile", absolutePath)
+        guard let kind, let keyFile, let value = BFDAuthenticationConfig.Kind(rawValue: kind.value) else { return nil }
+        return BFDAuthenticationConfig(kind: value, keyID: keyID?.value ?? 1, keyFile: keyFile.value)
     }
 
     func objectName(_ what: String) -> (JSONNode, JSONPath) -> String? {

@@ -132,8 +132,20 @@ extension PeerConfig {
             ("port", .int(port)),
         ]
         if let bfd {
-            members.append(
-                ("bfd", .object([("minInterval", .duration(bfd.minInterval)), ("multiplier", .int(bfd.multiplier))])))
+            var bfdMembers: [(String, CanonicalValue)] = [
+                ("minInterval", .duration(bfd.minInterval)), ("multiplier", .int(bfd.multiplier)),
+            ]
+            if let auth = bfd.authentication {
+                bfdMembers.append(
+                    (
+                        "authentication",
+                        .object([
+                            ("type", .string(auth.kind.rawValue)), ("keyId", .int(auth.keyID)),
+                            ("keyFile", .string(auth.keyFile)),
+                        ])
+                    ))
+            }
+            members.append(("bfd", .object(bfdMembers)))
         }
         return .object(members)
     }

@@ -15,7 +15,8 @@ public enum ConfigKeys {
         "families", "nextHop", "asPathPrepend", "med", "communities", "largeCommunities", "port", "bfd",
     ]
     public static let nextHop = ["ipv4", "ipv6"]
-    public static let bfd = ["minInterval", "multiplier"]
+    public static let bfd = ["minInterval", "multiplier", "authentication"]
+    public static let bfdAuthentication = ["type", "keyId", "keyFile"]
     public static let service = ["name", "prefixes", "peers", "checks", "communities", "largeCommunities", "med"]
     /// The kinds of check; a check object holds exactly one of them.
     public static let checkKinds = ["dns", "tcp", "exec"]
@@ -37,6 +38,7 @@ public enum ConfigKeys {
         "bgp.peers[]": peer,
         "bgp.peers[].nextHop": nextHop,
         "bgp.peers[].bfd": bfd,
+        "bgp.peers[].bfd.authentication": bfdAuthentication,
         "services[]": service,
         "services[].checks[]": check,
         "services[].checks[].dns": dnsCheck,

@@ -232,6 +232,29 @@ public enum ConfigSchema {
                       "minimum": 1,
                       "maximum": 255,
                       "default": 3
+                    },
+                    "authentication": {
+                      "description": "Sign and check every BFD packet (RFC 5880 section 6.7); the router must use the same type, key ID and key. Absent means none.",
+                      "type": "object",
+                      "additionalProperties": false,
+                      "required": ["type", "keyFile"],
+                      "properties": {
+                        "type": {
+                          "description": "meticulous-keyed-sha1 (the sequence number increases with every packet, so none can be replayed) or keyed-sha1.",
+                          "enum": ["keyed-sha1", "meticulous-keyed-sha1"]
+                        },
+                        "keyId": {
+                          "description": "The key's ID, as configured at the router.",
+                          "type": "integer",
+                          "minimum": 0,
+                          "maximum": 255,
+                          "default": 1
+                        },
+                        "keyFile": {
+                          "description": "File holding the key (1 to 20 bytes; one trailing newline is ignored); readable by the anycastd user.",
+                          "$ref": "#/$defs/absolutePath"
+                        }
+                      }
                     }
                   }
                 }

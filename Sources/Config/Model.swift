@@ -80,10 +80,37 @@ public struct InterfaceConfig: Sendable, Equatable {
 public struct BFDConfig: Sendable, Equatable {
     public var minInterval: Duration
     public var multiplier: Int
+    /// Sign and check every BFD packet (RFC 5880 §6.7); nil: no authentication.
+    public var authentication: BFDAuthenticationConfig?
 
-    public init(minInterval: Duration = .milliseconds(300), multiplier: Int = 3) {
+    public init(
+        minInterval: Duration = .milliseconds(300), multiplier: Int = 3,
+        authentication: BFDAuthenticationConfig? = nil
+    ) {
         self.minInterval = minInterval
         self.multiplier = multiplier
+        self.authentication = authentication
+    }
+}
+
+/// BFD authentication: the type, the key's ID, and the file holding the key (read when the session starts,
+/// like `passwordFile`, so the key is not in the configuration).
+public struct BFDAuthenticationConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// Keyed SHA1 (RFC 5880 §6.7.4): the sequence number may repeat.
+        case keyedSHA1 = "keyed-sha1"
+        /// Meticulous Keyed SHA1: the sequence number increases with every packet, so none can be replayed.
+        case meticulousKeyedSHA1 = "meticulous-keyed-sha1"
+    }
+
+    public var kind: Kind
+    public var keyID: Int
+    public var keyFile: String
+
+    public init(kind: Kind, keyID: Int = 1, keyFile: String) {
+        self.kind = kind
+        self.keyID = keyID
+        self.keyFile = keyFile
     }
 }
 

@@ -118,7 +118,8 @@ public final class BGPAnnouncer: Announcer {
                 prefixesReceived: status.families.values.reduce(0) { $0 + $1.prefixesReceived },
                 updatesSent: status.updatesOut, updatesReceived: status.updatesIn, messagesSent: status.messagesOut,
                 messagesReceived: status.messagesIn, establishedCount: status.establishedCount,
-                bfd: bfd.state(of: status.name))
+                bfd: bfd.state(of: status.name),
+                bfdResetsHeldOff: bfd.resetsHeldOff(of: status.name).map { Int($0.components.seconds) + 1 })
         }
     }
 

@@ -78,6 +78,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var establishedCount: Int
     /// The BFD session's state (JSON "Up", "Down", "Init", "AdminDown"); nil when the peer has no BFD.
     public var bfd: BFDState? = nil
+    /// Seconds for which BFD-driven BGP resets stay held off (damped, RFC 5882 §3.2); nil when they are not.
+    public var bfdResetsHeldOff: Int? = nil
 }
 
 public struct CheckReport: Codable, Sendable, Equatable {
@@ -133,6 +135,7 @@ extension StatusSnapshot {
         for peer in peers {
             var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state.rawValue) sent \(peer.prefixesSent)"
             if let bfd = peer.bfd { line += "  BFD \(bfd)" }
+            if let held = peer.bfdResetsHeldOff { line += " (damped: resets held off \(held)s)" }
             if let error = peer.lastErrorReceived { line += "  last received: \(error)" }
             if let error = peer.lastErrorSent { line += "  last sent: \(error)" }
             lines.append(line)

@@ -18,7 +18,8 @@ struct BFDProbe: ParsableCommand {
         discussion: """
             stdin commands (end of stdin means "stop"): "status", "admin-down", "admin-up",
             "timers TX_MS RX_MS MULT", "stop". stdout lines: "state OLD NEW DIAGNOSTIC at=EPOCH_MS",
-            "status STATE remote=STATE tx=MS detect=MS sent=N received=N wrong-ttl=N", "error TEXT", "stopped".
+            "status STATE remote=STATE tx=MS detect=MS sent=N received=N wrong-ttl=N discarded=N malformed=N
+            local-discr=N remote-discr=N", "error TEXT", "stopped".
             """)
 
     @Option(help: "The router's address.") var peer: String
@@ -26,15 +27,33 @@ struct BFDProbe: ParsableCommand {
     @Option(help: "Desired min TX interval once Up, in milliseconds.") var txMs: Int = 300
     @Option(help: "Required min RX interval, in milliseconds.") var rxMs: Int = 300
     @Option(help: "Detect multiplier.") var multiplier: UInt8 = 3
+    @Option(help: "Authentication: keyed-sha1 or meticulous-keyed-sha1 (needs --key-file).") var auth: String?
+    @Option(help: "Authentication key ID.") var keyId: UInt8 = 1
+    @Option(help: "File holding the authentication key (1-20 bytes, one trailing newline ignored).")
+    var keyFile: String?
 
     func run() throws {
         guard let peer = IPAddress(peer), let local = IPAddress(local) else {
             throw ValidationError("--peer and --local must be IP addresses")
         }
+        var authentication: BFDAuthentication?
+        if let auth {
+            let types: [String: BFDAuthenticationType] = [
+                "keyed-sha1": .keyedSHA1, "meticulous-keyed-sha1": .meticulousKeyedSHA1,
+            ]
+            guard let type = types[auth], let keyFile, var key = readSmallFile(keyFile) else {
+                throw ValidationError("--auth keyed-sha1|meticulous-keyed-sha1 needs a readable --key-file")
+            }
+            if key.last == 0x0A { key.removeLast() }
+            guard let value = BFDAuthentication(type: type, keyID: keyId, key: key) else {
+                throw ValidationError("the key must have 1 to 20 bytes")
+            }
+            authentication = value
+        }
         let speaker = try BFDSpeaker()
         try speaker.startSession(
             peer: peer, local: local, desiredMinTxInterval: .milliseconds(txMs),
-            requiredMinRxInterval: .milliseconds(rxMs), detectMultiplier: multiplier)
+            requiredMinRxInterval: .milliseconds(rxMs), detectMultiplier: multiplier, authentication: authentication)
         let printer = Task.detached {
             for await change in speaker.stateChanges {
                 emit("state \(change.old) \(change.new) \(change.diagnostic.rawValue) at=\(epochMilliseconds())")
@@ -50,7 +69,9 @@ struct BFDProbe: ParsableCommand {
                     emit(
                         "status \(session.state) remote=\(session.remoteState) tx=\(milliseconds(session.transmitInterval))"
                             + " detect=\(detect) sent=\(session.packetsSent) received=\(session.packetsReceived)"
-                            + " wrong-ttl=\(counters.wrongTTL)")
+                            + " wrong-ttl=\(counters.wrongTTL) discarded=\(counters.discardedBySession)"
+                            + " malformed=\(counters.malformed) local-discr=\(session.localDiscriminator)"
+                            + " remote-discr=\(session.remoteDiscriminator)")
                 }
             case "admin-down": speaker.setAdminDown(true, peer: peer, local: local)
             case "admin-up": speaker.setAdminDown(false, peer: peer, local: local)
@@ -113,4 +134,14 @@ private final class DispatchlessWait: @unchecked Sendable {
 
     func signal() { sem_post(&semaphore) }
     func wait() { while sem_wait(&semaphore) != 0 && errno == EINTR {} }
+}
+
+/// The first 64 bytes of a file, nil if it cannot be read.
+private func readSmallFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let count = read(fd, &buffer, buffer.count)
+    return count < 0 ? nil : Array(buffer[0..<count])
 }

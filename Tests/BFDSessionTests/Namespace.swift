@@ -55,6 +55,11 @@ func eventually(within seconds: Int = 10, _ condition: () -> Bool) -> Bool {
 
 /// Sends one datagram from `source` (any port) to `destination`:3784 with the given TTL.
 func sendDatagram(_ bytes: [UInt8], from source: String, to destination: String, ttl: Int32) throws {
+    try sendDatagrams(bytes, count: 1, from: source, to: destination, ttl: ttl)
+}
+
+/// Sends `count` copies of a datagram from `source` (one port) to `destination`:3784 with the given TTL.
+func sendDatagrams(_ bytes: [UInt8], count: Int, from source: String, to destination: String, ttl: Int32) throws {
     let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure(description: "socket: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
@@ -74,12 +79,14 @@ func sendDatagram(_ bytes: [UInt8], from source: String, to destination: String,
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
     }
     guard bound == 0 else { throw TestFailure(description: "bind \(source): \(String(cString: strerror(errno)))") }
-    let sent = bytes.withUnsafeBytes { data in
-        withUnsafePointer(to: &remote) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                sendto(fd, data.baseAddress, data.count, 0, $0, size)
+    for _ in 0..<count {
+        let sent = bytes.withUnsafeBytes { data in
+            withUnsafePointer(to: &remote) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, data.baseAddress, data.count, 0, $0, size)
+                }
             }
         }
+        guard sent == bytes.count else { throw TestFailure(description: "sendto: \(String(cString: strerror(errno)))") }
     }
-    guard sent == bytes.count else { throw TestFailure(description: "sendto: \(String(cString: strerror(errno)))") }
 }

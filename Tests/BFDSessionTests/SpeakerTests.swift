@@ -1,10 +1,13 @@
 // BFDSpeaker on real sockets, each test in a fresh network namespace (root needed): two speakers on
-// 127.0.0.1 and 127.0.0.2 come Up and see each other stop; a packet whose TTL is not 255 is dropped while
-// the same packet with 255 is taken; malformed and unmatched packets are counted; set-up errors.
+// 127.0.0.1 and 127.0.0.2 come Up and see each other stop; a dropped speaker says AdminDown; the receiver
+// reads in batches of 32; a packet whose TTL is not 255 is dropped in the kernel (a flood of them never
+// reaches the thread) while the same packet with 255 is taken; no other user can bind the port; malformed
+// and unmatched packets are counted; set-up errors.
 import BFD
-import BFDSession
 import NetAddress
 import Testing
+
+@testable import BFDSession
 
 #if canImport(Glibc)
     import Glibc
@@ -55,6 +58,55 @@ private let peerDown: [UInt8] = BFDControlPacket(
         #expect(outcome == [])
     }
 
+    /// A speaker dropped without shutdown() ends its sessions as shutdown() does: its peer hears AdminDown
+    /// (before the PollThread port the thread kept the speaker alive and the peer only timed out).
+    @Test func droppedSpeakerSaysAdminDown() async throws {
+        let outcome = try await inFreshNetworkNamespace { () throws -> [String] in
+            let b = try BFDSpeaker()
+            defer { b.shutdown() }
+            let fast = Duration.milliseconds(20)
+            try b.startSession(peer: one, local: two, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+            var problems: [String] = []
+            do {
+                let a = try BFDSpeaker()
+                try a.startSession(peer: two, local: one, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+                if !eventually({ a.sessions().first?.state == .up && b.sessions().first?.state == .up }) {
+                    problems.append("not Up: \(a.sessions()) \(b.sessions())")
+                }
+            }
+            let heard = eventually {
+                b.sessions().first.map { $0.state == .down && $0.diagnostic == .neighborSignaledSessionDown } ?? false
+            }
+            if !heard { problems.append("no AdminDown from the dropped speaker: \(b.sessions())") }
+            return problems
+        }
+        #expect(outcome == [])
+    }
+
+    /// Bug 9 asks for batched reads: one recvmmsg(2) takes up to 32 datagrams; the TTL-64 ones among
+    /// them never arrive (the kernel filter).
+    @Test func receiverReadsInBatchesOfThirtyTwo() async throws {
+        let counts = try await inFreshNetworkNamespace { () throws -> [Int] in
+            let fd = try openReceiver(local: one)
+            defer { close(fd) }
+            try sendDatagrams(peerDown, count: 40, from: "127.0.0.2", to: "127.0.0.1", ttl: 255)
+            try sendDatagrams(peerDown, count: 10, from: "127.0.0.2", to: "127.0.0.1", ttl: 64)
+            let batch = ReceiveBatch()
+            #expect(batch.readsInBatches)
+            var counts: [Int] = []
+            for _ in 0..<3 {
+                var good = 0
+                counts.append(
+                    batch.receive(fd) { datagram, payload in
+                        if datagram.ttl == 255, datagram.source == two, Array(payload) == peerDown { good += 1 }
+                    })
+                counts.append(good)
+            }
+            return counts
+        }
+        #expect(counts == [32, 32, 8, 8, 0, 0])
+    }
+
     @Test func onlyTTL255Counts() async throws {
         let outcome = try await inFreshNetworkNamespace { () throws -> [String] in
             let speaker = try BFDSpeaker()
@@ -62,15 +114,70 @@ private let peerDown: [UInt8] = BFDControlPacket(
             try speaker.startSession(peer: two, local: one)
             var problems: [String] = []
             try sendDatagram(peerDown, from: "127.0.0.2", to: "127.0.0.1", ttl: 64)
-            if !eventually({ speaker.receiveCounters.wrongTTL == 1 }) {
-                problems.append("TTL 64 not counted: \(speaker.receiveCounters)")
-            }
-            if speaker.sessions()[0].remoteDiscriminator != 0 { problems.append("TTL 64 reached the session") }
             try sendDatagram(peerDown, from: "127.0.0.2", to: "127.0.0.1", ttl: 255)
-            if !eventually({ speaker.sessions()[0].state == .`init` }) {
+            if !eventually({ speaker.sessions().first?.state == .`init` }) {
                 problems.append("TTL 255 packet not taken: \(speaker.sessions())")
             }
-            if speaker.sessions()[0].remoteDiscriminator != 7 { problems.append("discriminator not learned") }
+            if speaker.sessions().first?.remoteDiscriminator != 7 { problems.append("discriminator not learned") }
+            if speaker.sessions().first?.packetsReceived != 1 { problems.append("TTL 64 reached the session") }
+            return problems
+        }
+        #expect(outcome == [])
+    }
+
+    /// Issue 14 bug 9: datagrams with TTL 64 were read and dropped only after recvmsg, so a flood of them
+    /// filled the receive queue. The kernel filter drops them before they are queued: the thread never
+    /// sees one of 3,000 (it counted 3,000 wrong-TTL packets before the filter), and the one TTL-255
+    /// datagram sent after them still arrives.
+    @Test func ttl64FloodNeverReachesTheThread() async throws {
+        let outcome = try await inFreshNetworkNamespace { () throws -> [String] in
+            let speaker = try BFDSpeaker()
+            defer { speaker.shutdown() }
+            try speaker.startSession(peer: two, local: one)
+            try sendDatagrams(peerDown, count: 3000, from: "127.0.0.2", to: "127.0.0.1", ttl: 64)
+            try sendDatagram(Array(peerDown.prefix(20)), from: "127.0.0.2", to: "127.0.0.1", ttl: 255)
+            var problems: [String] = []
+            if !eventually({ speaker.receiveCounters.malformed == 1 }) {
+                problems.append("the TTL-255 marker did not arrive: \(speaker.receiveCounters)")
+            }
+            let counters = speaker.receiveCounters
+            if counters.wrongTTL != 0 { problems.append("\(counters.wrongTTL) TTL-64 datagrams reached the thread") }
+            if speaker.sessions().first?.packetsReceived != 0 { problems.append("a TTL-64 packet reached the session") }
+            return problems
+        }
+        #expect(outcome == [])
+    }
+
+    /// Issue 14 bug 8: the receiver set SO_REUSEADDR, so any local user could bind the agent's
+    /// address:3784 with SO_REUSEADDR as well and take its packets. Now an unprivileged process gets
+    /// EADDRINUSE for the address, for the wildcard and with SO_REUSEPORT (before the fix the bind with
+    /// SO_REUSEADDR succeeded).
+    @Test func noOtherUserSharesTheReceivePort() async throws {
+        let outcome = try await inFreshNetworkNamespace { () throws -> [String] in
+            let speaker = try BFDSpeaker()
+            defer { speaker.shutdown() }
+            try speaker.startSession(peer: two, local: one)
+            var problems: [String] = []
+            for (address, option) in [
+                ("127.0.0.1", "SO_REUSEADDR"), ("0.0.0.0", "SO_REUSEADDR"), ("127.0.0.1", "SO_REUSEPORT"),
+            ] {
+                let script = """
+                    import errno, socket, sys
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    s.setsockopt(socket.SOL_SOCKET, socket.\(option), 1)
+                    try:
+                        s.bind(("\(address)", 3784))
+                    except OSError as e:
+                        sys.exit(0 if e.errno == errno.EADDRINUSE else 2)
+                    sys.exit(1)
+                    """
+                do {
+                    try command(
+                        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script)
+                } catch {
+                    problems.append("user 65534 bound \(address):3784 with \(option) (\(error))")
+                }
+            }
             return problems
         }
         #expect(outcome == [])

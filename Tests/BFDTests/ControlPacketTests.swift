@@ -3,6 +3,8 @@
 import BFD
 import Testing
 
+private func zeros(_ count: Int) -> String { String(repeating: "00", count: count) }
+
 @Suite struct ControlPacketTests {
     /// What FRR sends while Down: version 1, no diagnostic, state Down, no flags, multiplier 3, length 24,
     /// 1 s desired TX and required RX, 50 ms echo.
@@ -84,15 +86,74 @@ import Testing
             bytes("20 40 00 18  00000001  00000000  000F4240  000F4240  00000000"), .zeroDetectMultiplier)
         expectError(bytes("20 41 03 18  00000001  00000000  000F4240  000F4240  00000000"), .multipointSet)
         expectError(bytes("20 40 03 18  00000000  00000000  000F4240  000F4240  00000000"), .zeroMyDiscriminator)
-        // A bit with a (simple password) authentication section of 2 bytes: well formed, but unsupported.
+        // A bit with a (simple password, type 1) authentication section of 2 bytes: well formed, unsupported.
         expectError(
             bytes("20 44 03 1A  00000001  00000000  000F4240  000F4240  00000000  0102"),
-            .authenticationUnsupported)
+            .authenticationTypeUnsupported(1))
+        // Meticulous Keyed SHA1 with an Auth Len of 24, and one whose section does not fit the Length.
+        expectError(
+            bytes("20 44 03 34  00000001  00000000  000F4240  000F4240  00000000  05180100" + zeros(24)),
+            .authenticationLengthInvalid(authLength: 24, length: 52))
+        expectError(
+            bytes("20 44 03 30  00000001  00000000  000F4240  000F4240  00000000  051C0100" + zeros(24)),
+            .authenticationLengthInvalid(authLength: 28, length: 48))
         #expect((try? BFDControlPacket(decoding: bytes(good))) != nil)
     }
 
-    @Test func authenticationErrorSaysWhatToDo() {
-        #expect(BFDDecodeError.authenticationUnsupported.description.contains("no authentication is configured"))
+    @Test func authenticationErrorNamesTheType() {
+        #expect(BFDDecodeError.authenticationTypeUnsupported(2).description.contains("type 2 is not supported"))
+    }
+
+    // MARK: Authentication (RFC 5880 §4.4, §6.7.4). The hashes were computed independently with Python's
+    // hashlib.sha1 over the packet with the key zero-padded to 20 bytes in the hash's place.
+
+    /// Meticulous Keyed SHA1, key ID 1, sequence 16, key "secret", state Up, 100 ms.
+    static let meticulousWire =
+        "20 C4 03 34  11223344  55667788  000186A0  000186A0  00000000  05 1C 01 00  00000010"
+        + "ed8f4d0c2e4b95343e40d8eb30fa862ddc6b055b"
+
+    @Test func signsMeticulousKeyedSHA1() throws {
+        let packet = BFDControlPacket(
+            state: .up, detectMultiplier: 3, myDiscriminator: 0x1122_3344, yourDiscriminator: 0x5566_7788,
+            desiredMinTxMicroseconds: 100_000, requiredMinRxMicroseconds: 100_000)
+        let auth = try #require(BFDAuthentication(type: .meticulousKeyedSHA1, keyID: 1, key: Array("secret".utf8)))
+        let signed = auth.sign(packet, sequence: 16)
+        #expect(signed.encoded == bytes(Self.meticulousWire))
+        let decoded = try BFDControlPacket(decoding: bytes(Self.meticulousWire))
+        #expect(decoded == signed)
+        #expect(decoded.authentication?.type == .meticulousKeyedSHA1 && decoded.authentication?.sequence == 16)
+        #expect(auth.verifies(decoded))
+        // Another key, a changed bit anywhere, or a changed sequence number fail.
+        #expect(!BFDAuthentication(type: .meticulousKeyedSHA1, keyID: 1, key: Array("secreT".utf8))!.verifies(decoded))
+        var flipped = decoded
+        flipped.state = .adminDown
+        #expect(!auth.verifies(flipped))
+        flipped = decoded
+        flipped.authentication!.sequence += 1
+        #expect(!auth.verifies(flipped))
+    }
+
+    /// Keyed SHA1 with a full 20-byte key, key ID 7, sequence 0xAABBCCDD.
+    @Test func signsKeyedSHA1WithATwentyByteKey() throws {
+        let wire = bytes(
+            "20 C4 03 34  11223344  55667788  000186A0  000186A0  00000000  04 1C 07 00  AABBCCDD"
+                + "53ea1681c1fd240123430a51f2cc57bfe82b086b")
+        let auth = try #require(
+            BFDAuthentication(type: .keyedSHA1, keyID: 7, key: Array("0123456789abcdefghij".utf8)))
+        let decoded = try BFDControlPacket(decoding: wire)
+        #expect(auth.verifies(decoded))
+        var plain = decoded
+        plain.authentication = nil
+        #expect(auth.sign(plain, sequence: 0xAABB_CCDD).encoded == wire)
+        #expect(BFDAuthentication(type: .keyedSHA1, keyID: 7, key: Array(repeating: 0x41, count: 21)) == nil)
+        #expect(BFDAuthentication(type: .keyedSHA1, keyID: 7, key: []) == nil)
+        #expect(!auth.description.contains("0123"))
+    }
+
+    @Test func sha1KnownAnswers() {
+        #expect(sha1(Array("abc".utf8)) == bytes("a9993e364706816aba3e25717850c26c9cd0d89d"))
+        #expect(sha1([]) == bytes("da39a3ee5e6b4b0d3255bfef95601890afd80709"))
+        #expect(sha1(Array(repeating: 0x61, count: 1000)) == bytes("291e9a6c66994949b57ba5e650361e98fc36b1ba"))
     }
 
     private func expectError(

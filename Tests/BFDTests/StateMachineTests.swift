@@ -285,11 +285,56 @@ private let local: UInt32 = 0x0A0A_0001
         #expect(actions.contains(.armTimer(.detection, .seconds(3))))
         // While we poll ourselves, the Final still carries no P; the next periodic packet does.
         harness.changeTimers(tx: .milliseconds(200), rx: .milliseconds(300))
+        harness.advance(by: .milliseconds(200))  // one Final per final interval
         harness.handle(.packetReceived(harness.fromPeer(.up, poll: true)))
         #expect(harness.lastSent?.final == true && harness.lastSent?.poll == false)
         #expect(harness.lastSent?.desiredMinTxMicroseconds == 200_000)
         harness.advance(by: .milliseconds(300))  // max(200 ms ours, 300 ms the peer's required min RX)
         #expect(harness.lastSent?.poll == true && harness.lastSent?.final == false)
+    }
+
+    /// Issue 14: a Poll flood was answered Final for Poll (425k Finals at 59 % CPU). Now one Final per
+    /// final interval (our desired min TX, RFC 5880 §6.8.7) goes out, the one owed rides on the next
+    /// packet when the limit allows; before the limit this test saw 1,000 Finals in the first second.
+    @Test func pollFloodGetsOneFinalPerInterval() {
+        var harness = Harness()
+        harness.bringUp(peerRx: 100_000)
+        harness.changeTimers(tx: .milliseconds(100), rx: .milliseconds(100))
+        harness.handle(.packetReceived(harness.fromPeer(.up, final: true, rx: 100_000)))
+        #expect(harness.machine.finalInterval == .milliseconds(100))
+        let start = harness.now + .nanoseconds(1)  // after the packets of the handshake
+        // 1,000 Polls a second for 1 s.
+        for _ in 0..<1000 {
+            harness.advance(by: .milliseconds(1))
+            harness.handle(.packetReceived(harness.fromPeer(.up, poll: true, rx: 100_000)))
+        }
+        let finals = harness.sent(from: start, to: harness.now).filter(\.final)
+        #expect(finals.count >= 9 && finals.count <= 11)
+        let sent = harness.sent(from: start, to: harness.now)
+        #expect(sent.count <= 11)  // no more than the periodic rate: Finals ride on periodic packets
+        #expect(sent.allSatisfy { !($0.poll && $0.final) })
+        // The flood stops: the Final still owed goes out within one interval, then no more.
+        let end = harness.now
+        harness.advance(by: .milliseconds(100))
+        #expect(harness.sent(from: end + .nanoseconds(1), to: harness.now).filter(\.final).count == 1)
+        #expect(!harness.machine.owesFinal)
+        harness.advance(by: .milliseconds(500))
+        #expect(harness.sent(from: end + .milliseconds(101), to: harness.now).allSatisfy { !$0.final })
+    }
+
+    /// A peer that asks for no periodic packets (required min RX 0) still gets its Final, late if limited.
+    @Test func owedFinalIsSentWithoutPeriodicPackets() {
+        var harness = Harness()
+        harness.bringUp()
+        harness.handle(.packetReceived(harness.fromPeer(.up, poll: true)))
+        #expect(harness.lastSent?.final == true)
+        let before = harness.sent.count
+        harness.handle(.packetReceived(harness.fromPeer(.up, poll: true, rx: 0)))
+        #expect(harness.sent.count == before && harness.machine.owesFinal)
+        harness.advance(by: harness.machine.finalInterval)
+        #expect(harness.sent.count == before + 1 && harness.lastSent?.final == true)
+        harness.advance(by: .seconds(2))
+        #expect(harness.sent.count == before + 1)
     }
 
     @Test func longerTransmitIntervalWaitsForTheFinal() {

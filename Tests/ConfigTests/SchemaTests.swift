@@ -53,7 +53,8 @@ private let everyObject = """
         "asn": 65011, "routerId": "10.0.0.11",
         "peers": [ { "name": "core1", "address": "10.0.0.1", "asn": 65000, "localAddress": "10.0.0.11",
                      "nextHop": { "ipv4": "10.0.0.11" },
-                     "bfd": { "multiplier": 3 } } ]
+                     "bfd": { "multiplier": 3,
+                              "authentication": { "type": "keyed-sha1", "keyFile": "/etc/anycastd/bfd.key" } } } ]
       },
       "services": [ { "name": "dns", "prefixes": ["192.0.2.53/32"],
                       "checks": [ { "dns": { "name": "." } }, { "tcp": { "address": "127.0.0.1", "port": 53 } },

@@ -78,6 +78,7 @@ run_tier drift Tests/interop/daemon-drift.sh
 run_tier bfd Tests/interop/bfd.sh
 run_tier daemon-bfd Tests/interop/daemon-bfd.sh
 run_tier core-dryrun Tests/interop/core-dryrun.sh
+run_tier harden-bfd Tests/interop/harden-bfd.sh
 echo "=== deb (the system tier installs it in the kernel lab)"
 if make deb >"$logs/deb.log" 2>&1; then
     tail -3 "$logs/deb.log"
