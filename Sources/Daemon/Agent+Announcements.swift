@@ -66,7 +66,7 @@ extension Agent {
         let known = Set(state.services.map(\.name))
         let unknown = names.filter { $0 != "*" && !known.contains($0) }
         guard unknown.isEmpty else {
-            return ControlResponse(ok: false, message: "unknown service: \(unknown.joined(separator: ", "))")
+            return .unknownServices(unknown)
         }
         let now = ContinuousClock.now
         for name in names where !drains.contains(name) {
@@ -87,6 +87,13 @@ extension Agent {
 
     /// Ends drains (all of them when empty) and persists it.
     func undrain(_ services: [String]) async -> ControlResponse {
+        // Like drain, names must be services (configured, or still drained from before): an unknown name is
+        // an error, not a log line.
+        let known = Set((desired?.services ?? []).map(\.name)).union(drains)
+        let unknown = services.filter { $0 != "*" && !known.contains($0) }
+        guard unknown.isEmpty else {
+            return .unknownServices(unknown)
+        }
         let names = services.isEmpty ? drains : Set(services)
         let notDrained = names.subtracting(drains)
         for name in names {

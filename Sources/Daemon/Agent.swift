@@ -174,7 +174,7 @@ public actor Agent {
             }
             do {
                 metricsServer = try await MetricsServer.start(
-                    listen: wanted, group: .singletonMultiThreadedEventLoopGroup
+                    listen: wanted, group: .singletonMultiThreadedEventLoopGroup, logger: logger
                 ) { [self] in await self.status().prometheus() }
                 metricsFailure = nil
                 logger.info("metrics: serving http://\(wanted)/metrics")
@@ -223,6 +223,8 @@ public actor Agent {
             logger.critical("no valid configuration at \(options.configPath); not starting")
             return ExitStatus.config
         }
+        let descriptors = DescriptorLimit.raise()
+        logger.info("descriptor limit \(descriptors.soft) (hard \(descriptors.hard))")
         let monitor: NetlinkMonitor
         let watcher: ConfigWatcher
         let control: ControlServer
@@ -230,7 +232,7 @@ public actor Agent {
             monitor = try NetlinkMonitor()
             watcher = try ConfigWatcher(path: options.configPath)
             control = try await ControlServer.start(
-                path: state.control.socket, group: .singletonMultiThreadedEventLoopGroup
+                path: state.control.socket, group: .singletonMultiThreadedEventLoopGroup, logger: logger
             ) {
                 [self] request in await self.handle(request)
             }

@@ -1,0 +1,87 @@
+import Testing
+
+@testable import Daemon
+
+@Suite struct LogRateLimiterTests {
+    static let second: Int64 = 1_000_000_000
+
+    @Test func aBurstPerKeyThenOneSummaryWhenTheIntervalEnds() {
+        var limiter = LogRateLimiter(burst: 3, interval: 10 * Self.second)
+        var written = 0
+        for index in 0..<1000 {
+            // Numbers are masked: these are one key although every address and port differs.
+            let now = Int64(index) * 1_000_000
+            if limiter.admit("metrics: refused a connection from 10.0.\(index % 250).1:\(40000 + index)", now: now) {
+                written += 1
+            }
+            let expired1 = limiter.expire(now: now)
+            #expect(expired1 == [])
+        }
+        #expect(written == 3)
+        #expect(limiter.nextSummaryDue == 10 * Self.second)
+        let expired2 = limiter.expire(now: 10 * Self.second - 1)
+        #expect(expired2 == [])
+        let summaries = limiter.expire(now: 10 * Self.second)
+        #expect(
+            summaries == [
+                LogRateLimiter.Summary(
+                    sample: "metrics: refused a connection from 10.0.249.1:40999", suppressed: 997,
+                    interval: 10 * Self.second)
+            ])
+        #expect(
+            summaries.first?.line.hasPrefix("997 more lines like this suppressed in 10 s: metrics: refused") == true)
+        #expect(limiter.nextSummaryDue == nil)
+        // A new interval starts with a new burst.
+        let admitted1 = limiter.admit("metrics: refused a connection from 10.0.0.1:1", now: 11 * Self.second)
+        #expect(admitted1)
+    }
+
+    @Test func differentMessagesHaveTheirOwnBurst() {
+        var limiter = LogRateLimiter(burst: 1, interval: Self.second)
+        let admitted2 = limiter.admit("dns: unhealthy", now: 0)
+        #expect(admitted2)
+        let admitted3 = limiter.admit("dns: unhealthy", now: 1)
+        #expect(!admitted3)
+        let admitted4 = limiter.admit("web: unhealthy", now: 2)
+        #expect(admitted4)
+        let admitted5 = limiter.admit("peer r1: Established", now: 3)
+        #expect(admitted5)
+        let expired3 = limiter.expire(now: Self.second)
+        #expect(expired3.map(\.suppressed) == [1])
+    }
+
+    @Test func aQuietKeyLeavesNoSummary() {
+        var limiter = LogRateLimiter(burst: 2, interval: Self.second)
+        let admitted6 = limiter.admit("a", now: 0)
+        #expect(admitted6)
+        let admitted7 = limiter.admit("a", now: 1)
+        #expect(admitted7)
+        #expect(limiter.nextSummaryDue == nil)
+        let expired4 = limiter.expire(now: 5 * Self.second)
+        #expect(expired4 == [])
+    }
+
+    @Test func distinctMessagesCannotGrowTheTableBeyondItsBound() {
+        var limiter = LogRateLimiter(burst: 1, interval: Self.second, maxKeys: 4)
+        var written = 0
+        for index in 0..<100
+        where limiter.admit("unknown service: name-\(String(UnicodeScalar(65 + index % 26)!))\(index / 26)x", now: 0) {
+            written += 1
+        }
+        // Four keys of their own, then all others share one window.
+        #expect(written == 5)
+        let expired5 = limiter.expire(now: Self.second)
+        #expect(expired5.count == 5)
+        #expect(expired5.map(\.suppressed).reduce(0, +) == 95)
+    }
+
+    @Test func keysMaskNumbers() {
+        #expect(LogRateLimiter.key(of: "peer 10.0.0.1:179 refused after 12 ms") == "peer #.#.#.#:# refused after # ms")
+    }
+
+    @Test func controlCharactersAreEscaped() {
+        #expect("dns\nerror: forged line".escapedForLog == "dns\\nerror: forged line")
+        #expect("a\r\tb\u{1B}[31m\u{7F}".escapedForLog == "a\\r\\tb\\u{1B}[31m\\u{7F}")
+        #expect("plain name: ünïcode ok".escapedForLog == "plain name: ünïcode ok")
+    }
+}
