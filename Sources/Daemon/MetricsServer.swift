@@ -67,7 +67,7 @@ public final class MetricsServer: Sendable {
             }
             .childChannelInitializer { channel in
                 guard gate.admit(channel) else {
-                    let from = channel.remoteAddress.map { " from \($0)" } ?? ""
+                    let from = channel.remoteAddress.map { " from \($0.ipAddress ?? "?") port \($0.port ?? 0)" } ?? ""
                     logger?.warning(
                         "metrics \(listen): refused a connection\(from): \(limits.maxConnections) connections open (the limit)"
                     )

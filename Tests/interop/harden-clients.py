@@ -48,7 +48,8 @@ def idle(family, address, count, hold):
     socks, failed = [], 0
     for _ in range(int(count)):
         sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(2)
+        # A Unix connect with a full backlog fails at once when non-blocking: block instead, as TCP retries.
+        sock.settimeout(None if family == socket.AF_UNIX else 2)
         try:
             sock.connect(address)
             socks.append(sock)
