@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import Testing
 
 @testable import Daemon
@@ -83,5 +85,44 @@ import Testing
         #expect("dns\nerror: forged line".escapedForLog == "dns\\nerror: forged line")
         #expect("a\r\tb\u{1B}[31m\u{7F}".escapedForLog == "a\\r\\tb\\u{1B}[31m\\u{7F}")
         #expect("plain name: ünïcode ok".escapedForLog == "plain name: ünïcode ok")
+    }
+}
+
+/// The handler as the daemon sets it up: lines rendered, escaped, limited, and the summary written by a
+/// timer when the interval ends, with no further logging.
+@Suite struct StderrLogHandlerTests {
+    @Test func linesAreEscapedLimitedAndSummarised() async throws {
+        let (lines, sink) = AsyncStream.makeStream(of: String.self)
+        let limiter = SharedLogLimiter(limiter: LogRateLimiter(burst: 3, interval: 50_000_000)) { sink.yield($0) }
+        let logger = Logger(label: "test") { StderrLogHandler(label: $0, level: .info, limiter: limiter) }
+        logger.notice("dns\nerror: forged")
+        for port in 0..<20 { logger.warning("refused a connection from 10.0.0.1 port \(port)") }
+        let received = try await withThrowingTaskGroup(of: [String].self) { group in
+            group.addTask {
+                var received: [String] = []
+                for await line in lines {
+                    received.append(line)
+                    if line.contains("suppressed") { break }
+                }
+                return received
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                throw DaemonError("no summary line within 10 s")
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? []
+        }
+        let journal = getenv("JOURNAL_STREAM") != nil
+        let notice = journal ? "<5>" : "notice: "
+        let warning = journal ? "<4>" : "warning: "
+        #expect(
+            received == [
+                "\(notice)dns\\nerror: forged\n",
+                "\(warning)refused a connection from 10.0.0.1 port 0\n",
+                "\(warning)refused a connection from 10.0.0.1 port 1\n",
+                "\(warning)refused a connection from 10.0.0.1 port 2\n",
+                "\(warning)17 more lines like this suppressed in 50 ms: refused a connection from 10.0.0.1 port 19\n",
+            ])
     }
 }
