@@ -9,7 +9,7 @@ import Synchronization
 //
 // Messages often carry outside input (service names from the control socket, a peer's shutdown message,
 // configuration text): control characters in message and metadata are escaped, so no input can forge a
-// line. Repeated lines are rate-limited (`LogRateLimiter`: 10 per message per 10 s, then one
+// line. Repeated lines are rate-limited (`LogRateLimiter`: 10 per message per 10 s, errors 100, then one
 // "N more lines like this suppressed" line); critical lines are always written.
 #if canImport(Glibc)
     import Glibc
@@ -61,7 +61,8 @@ final class SharedLogLimiter: Sendable {
         let now = Int64(NIODeadline.now().uptimeNanoseconds)
         let (summaries, admitted, schedule) = state.withLock { state in
             let summaries = state.limiter.expire(now: now)
-            let admitted = level == .critical || state.limiter.admit(message, now: now)
+            let burst = level >= .error ? state.limiter.burst * 10 : state.limiter.burst
+            let admitted = level == .critical || state.limiter.admit(message, now: now, burst: burst)
             var schedule: Int64? = nil
             if !admitted, !state.flushScheduled, let due = state.limiter.nextSummaryDue {
                 state.flushScheduled = true

@@ -59,9 +59,11 @@ public struct LogRateLimiter: Sendable {
         return key
     }
 
-    /// True when `message` is to be written now; otherwise it is counted for its key's summary. Windows
-    /// that ended are dropped first (their summaries must be taken with `expire` before).
-    public mutating func admit(_ message: String, now: Int64) -> Bool {
+    /// True when `message` is to be written now; otherwise it is counted for its key's summary. `burst`
+    /// overrides the limiter's own for this line (errors get more room: a configuration's diagnostics often
+    /// differ only in line numbers). Windows that ended must have been taken with `expire` before.
+    public mutating func admit(_ message: String, now: Int64, burst: Int? = nil) -> Bool {
+        let burst = burst ?? self.burst
         var key = Self.key(of: message)
         if windows[key] == nil, windows.count >= maxKeys { key = Self.overflowKey }
         if let window = windows[key], window.ends > now {
