@@ -406,9 +406,7 @@ public struct AgentCore: Sendable {
         let known = Set(state.services.map(\.name))
         let unknown = names.filter { $0 != "*" && !known.contains($0) }
         guard unknown.isEmpty else {
-            actions.append(
-                .reply(request, ControlReply(ok: false, message: "unknown service: \(unknown.joined(separator: ", "))"))
-            )
+            actions.append(.reply(request, Self.unknownServices(unknown)))
             return
         }
         for name in names where !drains.contains(name) {
@@ -427,9 +425,24 @@ public struct AgentCore: Sendable {
         actions.append(.persistDrains(drains))
     }
 
+    /// The answer to names that are not services: at most ten, escaped, so a client cannot flood or forge.
+    static func unknownServices(_ names: [String]) -> ControlReply {
+        let shown = names.prefix(10).map(\.escapedForLog).joined(separator: ", ")
+        let more = names.count > 10 ? " and \(names.count - 10) more" : ""
+        return ControlReply(ok: false, message: "unknown service: \(shown)\(more)")
+    }
+
     private mutating func undrain(
         _ services: [String], request: RequestID, now: AgentInstant, _ actions: inout [AgentAction]
     ) {
+        // Like drain, names must be services (configured, or still drained from before): an unknown name is an
+        // error, not a log line.
+        let known = Set((desired?.services ?? []).map(\.name)).union(drains)
+        let unknown = services.filter { $0 != "*" && !known.contains($0) }
+        guard unknown.isEmpty else {
+            actions.append(.reply(request, Self.unknownServices(unknown)))
+            return
+        }
         let names = services.isEmpty ? drains : Set(services)
         let notDrained = names.subtracting(drains)
         for name in names.sorted() where drains.contains(name) {

@@ -158,7 +158,7 @@ public actor Agent {
             }
             do {
                 metricsServer = try await MetricsServer.start(
-                    listen: wanted, group: .singletonMultiThreadedEventLoopGroup
+                    listen: wanted, group: .singletonMultiThreadedEventLoopGroup, logger: logger
                 ) { [self] in await self.status().prometheus() }
                 metricsFailure = nil
                 logger.info("metrics: serving http://\(wanted)/metrics")
@@ -210,6 +210,8 @@ public actor Agent {
             logger.critical("\(error); not starting")
             return ExitStatus.failure
         }
+        let descriptors = DescriptorLimit.raise()
+        logger.info("descriptor limit \(descriptors.soft) (hard \(descriptors.hard))")
         let monitor: NetlinkMonitor
         let watcher: ConfigWatcher
         let control: ControlServer
@@ -217,7 +219,7 @@ public actor Agent {
             monitor = try NetlinkMonitor()
             watcher = try ConfigWatcher(path: options.configPath)
             control = try await ControlServer.start(
-                path: state.control.socket, group: .singletonMultiThreadedEventLoopGroup
+                path: state.control.socket, group: .singletonMultiThreadedEventLoopGroup, logger: logger
             ) {
                 [self] request in await self.handle(request)
             }

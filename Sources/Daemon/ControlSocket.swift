@@ -1,9 +1,13 @@
 import FoundationEssentials
+import Logging
 import NIOCore
 import NIOPosix
 
 // The control socket: a Unix stream socket (mode 0660: root and the service's group) speaking one JSON
 // request line and one JSON response line per connection. `anycastd status|drain|undrain` are its clients.
+// Clients are bounded like scrapers (see `ControlServer.Limits`): a cap on open connections (above it a
+// connection is accepted and closed at once), a request line of at most 64 KiB, and a timeout by which the
+// request must have arrived and the answer been taken.
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -37,20 +41,52 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 /// Serves the control socket on its own event loop.
 public final class ControlServer: Sendable {
     public typealias Handler = @Sendable (ControlRequest) async -> ControlResponse
+
+    /// What one client may hold.
+    public struct Limits: Sendable {
+        /// Connections open at once; more are accepted and closed at once.
+        public var maxConnections = 32
+        /// The request line must arrive, and the answer be taken, within this time of connecting.
+        public var timeout: TimeAmount = .seconds(5)
+        /// The request line, newline included; a longer one is answered with an error and the connection closed.
+        public var maxRequestBytes = 65536
+
+        public init() {}
+    }
+
     private let channel: any Channel
+    private let gate: ConnectionGate
     public let path: String
 
-    /// Binds the socket (replacing a stale one) and makes it reachable for root and the group only.
-    public static func start(path: String, group: any EventLoopGroup, handler: @escaping Handler) async throws
-        -> ControlServer
-    {
+    /// Binds the socket (replacing a stale one) and makes it reachable for root and the group only. Refused
+    /// connections are logged as warnings on `logger`.
+    public static func start(
+        path: String, group: any EventLoopGroup, limits: Limits = Limits(), logger: Logger? = nil,
+        handler: @escaping Handler
+    ) async throws -> ControlServer {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         try? FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        let gate = ConnectionGate(limit: limits.maxConnections)
         let channel = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
+            .serverChannelInitializer { channel in
+                // Out of descriptors (EMFILE), accepting is retried a second later instead of at once, for ever.
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ControlConnectionHandler(handler: handler))
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptBackoffHandler(shouldForwardIOErrorCaught: false))
+                }
+            }
+            .childChannelInitializer { channel in
+                guard gate.admit(channel) else {
+                    logger?.warning(
+                        "control socket \(path): refused a connection: \(limits.maxConnections) connections open (the limit)"
+                    )
+                    return channel.eventLoop.makeFailedFuture(
+                        ConnectionRefused(endpoint: path, limit: limits.maxConnections))
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ControlConnectionHandler(handler: handler, limits: limits))
                 }
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
@@ -58,13 +94,17 @@ public final class ControlServer: Sendable {
             try? await channel.close()
             throw DaemonError("\(path): cannot restrict the control socket: \(String(cString: strerror(errno)))")
         }
-        return ControlServer(channel: channel, path: path)
+        return ControlServer(channel: channel, gate: gate, path: path)
     }
 
-    private init(channel: any Channel, path: String) {
+    private init(channel: any Channel, gate: ConnectionGate, path: String) {
         self.channel = channel
+        self.gate = gate
         self.path = path
     }
+
+    /// Connections open now, and refused since start.
+    public var connections: (open: Int, refused: Int) { (gate.current, gate.refused) }
 
     public func stop() async {
         try? await channel.close()
@@ -72,42 +112,82 @@ public final class ControlServer: Sendable {
     }
 }
 
-/// Reads one line, answers it, closes. Requests are capped at 64 KiB.
+/// Reads one line, answers it, closes. A client that has not sent its line, or not taken the answer, when
+/// the timer fires is closed.
 private final class ControlConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private var buffer = ByteBuffer()
     private var answered = false
     private let handler: ControlServer.Handler
+    private let limits: ControlServer.Limits
+    private var timer: Scheduled<Void>?
 
-    init(handler: @escaping ControlServer.Handler) { self.handler = handler }
+    init(handler: @escaping ControlServer.Handler, limits: ControlServer.Limits) {
+        self.handler = handler
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startTimer(context.channel) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startTimer(context.channel)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+
+    private func startTimer(_ channel: any Channel) {
+        timer?.cancel()
+        timer = channel.eventLoop.scheduleTask(in: limits.timeout) { channel.close(promise: nil) }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !answered else { return }
         var incoming = unwrapInboundIn(data)
         buffer.writeBuffer(&incoming)
-        guard !answered else { return }
+        let channel = context.channel
         guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
-            if buffer.readableBytes > 65536 { context.close(promise: nil) }
+            if buffer.readableBytes >= limits.maxRequestBytes {
+                answered = true
+                buffer = ByteBuffer()
+                send(
+                    ControlResponse(ok: false, message: "request line over \(limits.maxRequestBytes) bytes"),
+                    on: channel)
+            }
             return
         }
         answered = true
+        // Answering is the agent's time, not the client's; the timer starts again with the answer.
+        timer?.cancel()
         let line = buffer.readableBytesView[..<newline]
         let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line))
+        buffer = ByteBuffer()
         let handler = self.handler
         let promise = context.eventLoop.makePromise(of: ControlResponse.self)
         promise.completeWithTask {
             guard let request else { return ControlResponse(ok: false, message: "malformed request") }
             return await handler(request)
         }
-        let channel = context.channel
-        promise.futureResult.whenSuccess { response in
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            var bytes = (try? encoder.encode(response)) ?? Data("{\"ok\":false}".utf8)
-            bytes.append(UInt8(ascii: "\n"))
-            channel.writeAndFlush(channel.allocator.buffer(bytes: bytes)).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+        promise.futureResult.assumeIsolated().whenSuccess { response in self.send(response, on: channel) }
+    }
+
+    /// Writes the answer and closes; a client that does not take it within the timeout is closed anyway.
+    private func send(_ response: ControlResponse, on channel: any Channel) {
+        startTimer(channel)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var bytes = (try? encoder.encode(response)) ?? Data("{\"ok\":false}".utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        channel.writeAndFlush(channel.allocator.buffer(bytes: bytes)).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 }

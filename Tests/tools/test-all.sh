@@ -79,6 +79,9 @@ run_tier bfd Tests/interop/bfd.sh
 run_tier daemon-bfd Tests/interop/daemon-bfd.sh
 run_tier core-dryrun Tests/interop/core-dryrun.sh
 run_tier harden-bfd Tests/interop/harden-bfd.sh
+echo "=== release build (harden-clients measures the binary that ships)"
+make release >"$logs/release.log" 2>&1 || tail -20 "$logs/release.log"
+run_tier harden-clients Tests/interop/harden-clients.sh --bin .build/release/anycastd
 echo "=== deb (the system tier installs it in the kernel lab)"
 if make deb >"$logs/deb.log" 2>&1; then
     tail -3 "$logs/deb.log"
