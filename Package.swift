@@ -25,7 +25,7 @@ let package = Package(
         // IPv4/IPv6 addresses and prefixes shared by every module; pure.
         .target(name: "NetAddress", swiftSettings: strict),
         // Typed rtnetlink messages, dumps, batches and the monitor, over libmnl.
-        .target(name: "Netlink", dependencies: ["CMnl", "NetAddress"], swiftSettings: strict),
+        .target(name: "Netlink", dependencies: ["CMnl", "NetAddress", "Runtime"], swiftSettings: strict),
         // The desired-state file: strict JSON reader with positions, model, validation.
         .target(name: "Config", dependencies: ["NetAddress"], swiftSettings: strict),
         // BGP messages, codec and the session FSM as a value type; no sockets.
@@ -67,6 +67,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "BFD", "BFDSession", "Health", "NetAddress",
+                "Runtime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
