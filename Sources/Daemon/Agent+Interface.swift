@@ -6,9 +6,14 @@ import Netlink
 import Reconciler
 
 extension Agent {
+    /// The managed links and the anycast interface's addresses, read with requests the kernel filters, so
+    /// churn on other interfaces neither slows nor interrupts them.
     func observe() throws(NetlinkError) -> ObservedHost {
-        ObservedHost(
-            links: try netlink.links(), addresses: try netlink.addresses(), ipv4ConfAll: try netlink.ipv4ConfAll())
+        guard let state = desired else { return ObservedHost() }
+        let links = try netlink.links(named: [state.interface.name] + state.interface.uplinks)
+        let anycast = links.filter { $0.name == state.interface.name }.map(\.index)
+        return ObservedHost(
+            links: links, addresses: try netlink.addresses(onLinks: anycast), ipv4ConfAll: try netlink.ipv4ConfAll())
     }
 
     func currentTarget(_ state: DesiredState) -> InterfaceTarget {
@@ -24,7 +29,10 @@ extension Agent {
         do {
             lastObserved = try observe()
         } catch {
-            logger.error("cannot read the host's interfaces: \(error)")
+            // What is on the interface is unknown now: announce nothing until it can be read again.
+            logger.error("cannot read the host's interfaces: \(error); withdrawing until they can be read")
+            lastObserved = ObservedHost(ipv4ConfAll: lastObserved.ipv4ConfAll)
+            scheduleWakeUp(at: .now + .seconds(1))
             return nil
         }
         return InterfacePlanner.plan(target: currentTarget(state), observed: lastObserved)
@@ -68,6 +76,26 @@ extension Agent {
         }
         guard owned != before, let store else { return }
         do { try store.saveOwnedAddresses(owned) } catch { logger.error("\(error)") }
+    }
+
+    /// Applies a monitor event to what was observed at once, so a deleted address or a link going down
+    /// withdraws without waiting for a dump. Returns whether a reconcile should follow (repairs).
+    func observed(_ event: NetlinkEvent) async -> Bool {
+        guard isRelevant(event) else { return false }
+        guard lastObserved.apply(event) else {
+            logger.warning("netlink events lost (ENOBUFS); full resync")
+            return true
+        }
+        // Only losses need the rule now; additions are announced by the reconcile that follows. Our own
+        // removals (after a withdraw) find nothing announced, so a burst of them costs no evaluation.
+        switch event {
+        case .addressRemoved(let address):
+            if let verdict = lastVerdicts[address.prefix], verdict.blockedBy == nil { await updateAnnouncements() }
+        case .linkChanged(let link) where !link.isUp: await updateAnnouncements()
+        case .linkRemoved: await updateAnnouncements()
+        default: break
+        }
+        return true
     }
 
     /// Whether a netlink event concerns the interfaces anycastd manages.

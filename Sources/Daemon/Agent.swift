@@ -4,7 +4,6 @@
 // Netlink events only ring a doorbell that holds at most one pending ring, so a burst of events (for
 // example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
 import Config
-import Dispatch
 import FoundationEssentials
 import Health
 import Logging
@@ -71,6 +70,13 @@ public actor Agent {
     /// Reconcile requests; buffering the newest one only coalesces bursts.
     let doorbell: AsyncStream<Void>.Continuation
     let doorbellStream: AsyncStream<Void>
+    /// Deadlines armed by `scheduleWakeUp`, served by one timer task owned by `run()`.
+    let wakeUps: AsyncStream<ContinuousClock.Instant>.Continuation
+    let wakeUpStream: AsyncStream<ContinuousClock.Instant>
+    /// The configuration file as it was when last read; the resync reads it again if it differs.
+    var configFingerprint: FileFingerprint?
+    /// Armed once a graceful stop told the routers; kept until the process ends.
+    var stopDeadline: StopDeadline?
 
     public init(options: AgentOptions, logger: Logger, announcer: any Announcer = NoAnnouncer()) throws {
         self.options = options
@@ -83,6 +89,7 @@ public actor Agent {
             throw DaemonError("netlink: \(error)")
         }
         (doorbellStream, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (wakeUpStream, wakeUps) = AsyncStream.makeStream(of: ContinuousClock.Instant.self)
     }
 
     // MARK: configuration
@@ -90,6 +97,8 @@ public actor Agent {
     /// Loads the file; on success it becomes the desired state, on failure the last good one stays.
     @discardableResult
     func loadConfig(reason: String) async -> Bool {
+        // Taken before reading, so an edit during the read differs at the next resync.
+        configFingerprint = FileFingerprint.of(options.configPath)
         switch ConfigLoader.load(path: options.configPath) {
         case .failure(let error):
             configErrors = error.diagnostics
@@ -186,13 +195,15 @@ public actor Agent {
         } while metricsDirty
     }
 
-    /// Rings the doorbell at a deadline (drain delays, retries).
+    /// Rings the doorbell at a deadline (drain delays, retries); the timer task of `run()` sleeps until it.
     func scheduleWakeUp(at deadline: ContinuousClock.Instant) {
-        let doorbell = self.doorbell
-        Task {
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            doorbell.yield()
-        }
+        wakeUps.yield(deadline)
+    }
+
+    /// Whether the configuration file differs from when it was last read (the resync's last resort for
+    /// changes the watch could not see).
+    func configFileChanged() -> Bool {
+        FileFingerprint.of(options.configPath) != configFingerprint
     }
 
     // MARK: one pass
@@ -219,6 +230,9 @@ public actor Agent {
 
     /// Runs until SIGTERM/SIGINT. Returns the process exit status.
     public func run() async -> Int32 {
+        // Signals first: loading a large state file can take a while, and SIGTERM must not kill the agent
+        // meanwhile (it is handled, as a graceful stop, once the loop below runs).
+        let signals = SignalSource.signals()
         guard await loadConfig(reason: "start"), let state = desired else {
             logger.critical("no valid configuration at \(options.configPath); not starting")
             return ExitStatus.config
@@ -249,13 +263,12 @@ public actor Agent {
         let interval = options.resyncInterval
         let healthEvents = health.events
         let sessionEvents = announcer.sessionEvents
+        let wakeUps = wakeUpStream
         let (finishes, finish) = AsyncStream.makeStream(of: Int32.self)
+        let (stopRequests, requestStop) = AsyncStream.makeStream(of: Void.self)
         let status = await withTaskGroup(of: Int32?.self) { group -> Int32 in
             group.addTask {
-                for await event in events where await self.isRelevant(event) {
-                    if event == .overrun { self.logger.warning("netlink events lost (ENOBUFS); full resync") }
-                    doorbell.yield()
-                }
+                for await event in events where await self.observed(event) { doorbell.yield() }
                 return nil
             }
             group.addTask {
@@ -276,8 +289,23 @@ public actor Agent {
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
+                    if await self.configFileChanged() {
+                        await self.loadConfig(reason: "file changed, noticed at resync")
+                    }
                     doorbell.yield()
                     if await self.metricsServer == nil { await self.applyMetricsListener() }
+                }
+                return nil
+            }
+            // The one timer: a sleeping child per armed deadline, all ended with the group.
+            group.addTask {
+                await withDiscardingTaskGroup { timers in
+                    for await deadline in wakeUps {
+                        timers.addTask {
+                            try? await Task.sleep(until: deadline, clock: .continuous)
+                            doorbell.yield()
+                        }
+                    }
                 }
                 return nil
             }
@@ -295,10 +323,19 @@ public actor Agent {
                 return nil
             }
             group.addTask {
+                for await _ in stopRequests {
+                    await self.gracefulStop()
+                    finish.yield(ExitStatus.ok)
+                    break
+                }
+                return nil
+            }
+            group.addTask {
                 var stopRequested = false
-                for await signal in SignalSource.signals() {
+                for await signal in signals {
                     switch signal {
                     case .reload:
+                        watcher.rearm()
                         await self.loadConfig(reason: "SIGHUP")
                         doorbell.yield()
                     case .stop where stopRequested:
@@ -306,10 +343,7 @@ public actor Agent {
                         finish.yield(ExitStatus.ok)
                     case .stop:
                         stopRequested = true
-                        Task {
-                            await self.gracefulStop()
-                            finish.yield(ExitStatus.ok)
-                        }
+                        requestStop.yield()
                     }
                 }
                 return nil
@@ -344,18 +378,15 @@ public actor Agent {
             )
             await updateAnnouncements()
             try? await Task.sleep(for: delay)
+            // A second stop signal cancelled the wait: exit at once, as asked.
+            if Task.isCancelled { return }
             await updateAnnouncements()
         } else {
             logger.notice("stopping: nothing announced")
         }
         await announcer.shutdown(message: "anycastd stopping")
         logger.notice("stopped")
-        // Routers already know; nothing left to do may keep the process alive. If releasing the monitors
-        // and sockets takes longer than this, exit anyway rather than let systemd kill a finished agent.
-        let logger = self.logger
-        DispatchQueue.global().asyncAfter(deadline: .now() + 3) {
-            logger.warning("cleanup after stop took over 3 s; exiting")
-            exit(ExitStatus.ok)
-        }
+        // Routers already know; nothing left to do may keep the process alive (see StopDeadline).
+        stopDeadline = StopDeadline(seconds: 3, status: ExitStatus.ok)
     }
 }
