@@ -49,7 +49,7 @@ write_config() { # write_config R2_HOLD WEB_COMMUNITY EXTRA_PREFIX WITH_R2 [METR
     { "name": "dns", "prefixes": ["192.0.2.53/32"$extra] },
     { "name": "web", "prefixes": ["192.0.2.80/32"], "communities": ["$2"] }
   ],
-  "drain": { "delay": "1s" },
+  "drain": { "delay": "${DRAIN_DELAY:-1s}" },
   "stateDirectory": "$IO_ROOT/state",
   "control": { "socket": "$IO_ROOT/anycastd.sock" },
   "metrics": { "listen": "10.78.1.2:${5:-9477}" }
@@ -131,21 +131,22 @@ check "r1 still has every prefix" has_route 1 192.0.2.54/32
 # 4. A broken edit changes nothing.
 echo '{ "bgp": { "asn": 65011, }' >"$IO_ROOT/bad.json"
 mv "$IO_ROOT/bad.json" "$IO_ROOT/anycastd.json"
-sleep 0.5
+check "the broken edit is logged with its position" \
+    io_wait 5 grep -Eq "anycastd.json:1:[0-9]+: bgp: " "$IO_ROOT/anycastd.log"
 check "r1 keeps every route after a broken edit" has_route 1 192.0.2.54/32
-check "the broken edit is logged with its position" grep -Eq "anycastd.json:1:[0-9]+: bgp: " "$IO_ROOT/anycastd.log"
 check "the broken edit kept r1's session" [ "$(since 1)" = "$r1_since" ]
 check "metrics: the broken edit shows as anycastd_config_valid 0" metric_is anycastd_config_valid 0 9478
 check "metrics: and the routes are still announced" \
     metric_is 'anycastd_prefix_announced_peers{prefix="192.0.2.54/32",service="dns"}' 1 9478
 
 # 5. A stop with a long drain delay: the first SIGTERM starts the drain, a second one exits at once.
-write_config 12s 65011:81 192.0.2.54/32 no
-sed -i 's/"delay": "1s"/"delay": "30s"/' "$IO_ROOT/anycastd.json"
-sleep 0.5
+loads=$(grep -c "configuration loaded" "$IO_ROOT/anycastd.log")
+DRAIN_DELAY=30s write_config 12s 65011:81 192.0.2.54/32 no
+check "the 30 s drain delay is loaded" \
+    io_wait 5 sh -c "[ \$(grep -c 'configuration loaded' '$IO_ROOT/anycastd.log') -gt $loads ]"
 pid=$(tail -1 "$IO_ROOT/pids")
 kill -TERM "$pid"
-sleep 1
+check "the first SIGTERM starts the drain" io_wait 5 grep -q "stopping: GRACEFUL_SHUTDOWN now" "$IO_ROOT/anycastd.log"
 check "after one SIGTERM the agent is still draining" kill -0 "$pid"
 check "routes still at r1 during a GRACEFUL_SHUTDOWN drain" has_route 1 192.0.2.53/32
 t0=$(date +%s%N)
