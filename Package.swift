@@ -27,7 +27,8 @@ let package = Package(
         // rtnetlink value types (links, addresses, operations, events, errors); pure, no libmnl.
         .target(name: "NetlinkTypes", dependencies: ["NetAddress"], swiftSettings: strict),
         // Typed rtnetlink messages, dumps, batches and the monitor, over libmnl; re-exports NetlinkTypes.
-        .target(name: "Netlink", dependencies: ["CMnl", "NetAddress", "NetlinkTypes"], swiftSettings: strict),
+        .target(
+            name: "Netlink", dependencies: ["CMnl", "NetAddress", "NetlinkTypes", "Runtime"], swiftSettings: strict),
         // The desired-state file: strict JSON reader with positions, model, validation.
         .target(name: "Config", dependencies: ["NetAddress"], swiftSettings: strict),
         // BGP messages, codec and the session FSM as a value type; no sockets.
@@ -73,7 +74,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "AgentCore", "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "BFD", "BFDSession", "Health",
-                "NetAddress",
+                "NetAddress", "Runtime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

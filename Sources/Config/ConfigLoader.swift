@@ -47,11 +47,27 @@ public enum ConfigLoader {
         }
     }
 
+    /// Opens with O_NONBLOCK, so a FIFO or device at the path cannot block the caller (the agent's actor);
+    /// symbolic links are followed (a linked configuration is legitimate). Anything but a regular file is
+    /// refused, and the read is bounded by `maximumFileSize`, whatever the file's size says.
     private static func readFile(_ path: String) -> Result<[UInt8], ReadFailureText> {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard descriptor >= 0 else { return .failure(ReadFailureText(errno)) }
         defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return .failure(ReadFailureText(errno)) }
+        let type = info.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            return .failure(
+                ReadFailureText(
+                    text: type == S_IFDIR
+                        ? "is a directory"
+                        : "is \(fileTypeName(type)), not a regular file; the configuration must be a regular file (or a symbolic link to one)"
+                ))
+        }
+        guard info.st_size <= maximumFileSize else { return .failure(tooLarge) }
         var contents: [UInt8] = []
+        contents.reserveCapacity(Int(info.st_size))
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
@@ -61,9 +77,22 @@ public enum ConfigLoader {
             }
             if count == 0 { return .success(contents) }
             contents += chunk[0..<count]
-            if contents.count > maximumFileSize {
-                return .failure(ReadFailureText(text: "file is larger than \(maximumFileSize >> 20) MiB"))
-            }
+            // The file grew while being read.
+            if contents.count > maximumFileSize { return .failure(tooLarge) }
+        }
+    }
+
+    private static var tooLarge: ReadFailureText {
+        ReadFailureText(text: "file is larger than \(maximumFileSize >> 20) MiB")
+    }
+
+    private static func fileTypeName(_ type: mode_t) -> String {
+        switch type {
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "a special file"
         }
     }
 }

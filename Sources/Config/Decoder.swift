@@ -48,9 +48,9 @@ final class ConfigDecoder {
                 byKey[member.key] = member
                 continue
             }
-            var message = "unknown key \(quoteJSONString(member.key))"
+            var message = "unknown key \(quoteExcerpt(member.key))"
             if let suggestion = closestMatch(to: member.key, among: known) {
-                message += "; did you mean \(quoteJSONString(suggestion))?"
+                message += "; did you mean \(quoteExcerpt(suggestion))?"
             }
             report(member.keyPosition, path.appending(member.key), message)
         }
@@ -71,7 +71,7 @@ final class ConfigDecoder {
         _ object: ObjectView, _ key: String, _ decode: (JSONNode, JSONPath) -> Value?
     ) -> Located<Value>? {
         guard object.has(key) else {
-            report(object.position, object.path, "missing required key \(quoteJSONString(key))")
+            report(object.position, object.path, "missing required key \(quoteExcerpt(key))")
             return nil
         }
         return field(object, key, decode)
@@ -163,13 +163,13 @@ final class ConfigDecoder {
         { node, path in
             guard let text = self.string(node, path) else { return nil }
             guard options.contains(text) else {
-                var message = "invalid value \(quoteJSONString(text)); expected "
+                var message = "invalid value \(quoteExcerpt(text)); expected "
                 message +=
                     options.count == 2
-                    ? "\(quoteJSONString(options[0])) or \(quoteJSONString(options[1]))"
+                    ? "\(quoteExcerpt(options[0])) or \(quoteExcerpt(options[1]))"
                     : "one of " + options.map(quoteJSONString).joined(separator: ", ")
                 if let suggestion = closestMatch(to: text, among: options) {
-                    message += "; did you mean \(quoteJSONString(suggestion))?"
+                    message += "; did you mean \(quoteExcerpt(suggestion))?"
                 }
                 self.report(node.position, path, message)
                 return nil
@@ -192,9 +192,9 @@ final class ConfigDecoder {
                 self.report(
                     node.position, path,
                     digitsOnly
-                        ? "duration \(quoteJSONString(text)) has no unit; "
+                        ? "duration \(quoteExcerpt(text)) has no unit; "
                             + "write for example \"\(text)s\" or \"\(text)ms\""
-                        : "invalid duration \(quoteJSONString(text)); expected a number and a unit (ms, s, m or h) "
+                        : "invalid duration \(quoteExcerpt(text)); expected a number and a unit (ms, s, m or h) "
                             + "in whole milliseconds, such as \"500ms\", \"1.5s\" or \"10m\"")
                 return nil
             }
@@ -212,7 +212,7 @@ final class ConfigDecoder {
     func ipAddress(_ node: JSONNode, _ path: JSONPath) -> IPAddress? {
         guard let text = string(node, path) else { return nil }
         guard let address = IPAddress(text) else {
-            report(node.position, path, "invalid IP address \(quoteJSONString(text))")
+            report(node.position, path, "invalid IP address \(quoteExcerpt(text))")
             return nil
         }
         guard !address.isUnspecified else {
@@ -228,7 +228,7 @@ final class ConfigDecoder {
             let hint = IPv6Address(text) != nil ? " (this is an IPv6 address)" : ""
             report(
                 node.position, path,
-                "expected an IPv4 address such as \"192.0.2.1\", got \(quoteJSONString(text))\(hint)")
+                "expected an IPv4 address such as \"192.0.2.1\", got \(quoteExcerpt(text))\(hint)")
             return nil
         }
         return address
@@ -240,7 +240,7 @@ final class ConfigDecoder {
             let hint = IPv4Address(text) != nil ? " (this is an IPv4 address)" : ""
             report(
                 node.position, path,
-                "expected an IPv6 address such as \"2001:db8::1\", got \(quoteJSONString(text))\(hint)")
+                "expected an IPv6 address such as \"2001:db8::1\", got \(quoteExcerpt(text))\(hint)")
             return nil
         }
         return address
@@ -250,7 +250,7 @@ final class ConfigDecoder {
     func absolutePath(_ node: JSONNode, _ path: JSONPath) -> String? {
         guard let text = string(node, path) else { return nil }
         guard text.hasPrefix("/") else {
-            report(node.position, path, "\(quoteJSONString(text)) is not an absolute path; it must start with '/'")
+            report(node.position, path, "\(quoteExcerpt(text)) is not an absolute path; it must start with '/'")
             return nil
         }
         return text
@@ -261,7 +261,7 @@ final class ConfigDecoder {
         guard let community = parseCommunity(text) else {
             report(
                 node.position, path,
-                "invalid community \(quoteJSONString(text)); expected ASN:VALUE with each part 0 to 65535, "
+                "invalid community \(quoteExcerpt(text)); expected ASN:VALUE with each part 0 to 65535, "
                     + "such as \"65011:53\"")
             return nil
         }
@@ -273,7 +273,7 @@ final class ConfigDecoder {
         guard let community = parseLargeCommunity(text) else {
             report(
                 node.position, path,
-                "invalid large community \(quoteJSONString(text)); expected GLOBAL:LOCAL1:LOCAL2 with each part "
+                "invalid large community \(quoteExcerpt(text)); expected GLOBAL:LOCAL1:LOCAL2 with each part "
                     + "0 to 4294967295, such as \"65011:0:53\"")
             return nil
         }

@@ -44,7 +44,7 @@ extension ConfigDecoder {
             for uplink in uplinks.value where uplink.value == config.name {
                 report(
                     uplink.position, uplink.path,
-                    "uplink \(quoteJSONString(uplink.value)) is the anycast interface itself")
+                    "uplink \(quoteExcerpt(uplink.value)) is the anycast interface itself")
             }
             config.uplinks = uplinks.value.map(\.value)
         }
@@ -118,7 +118,7 @@ extension ConfigDecoder {
             } else {
                 report(
                     listen.position, listen.path,
-                    "invalid listen address \(quoteJSONString(listen.value)); expected IP:PORT such as "
+                    "invalid listen address \(quoteExcerpt(listen.value)); expected IP:PORT such as "
                         + "\"127.0.0.1:9477\" or \"[::1]:9477\", with PORT 1 to 65535")
             }
         }

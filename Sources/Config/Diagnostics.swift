@@ -79,10 +79,10 @@ struct JSONPath: Sendable, Hashable, CustomStringConvertible {
             switch component {
             case .index(let index):
                 text += "[\(index)]"
-            case .key(let key) where JSONPath.isIdentifier(key):
+            case .key(let key) where key.utf8.count <= 64 && JSONPath.isIdentifier(key):
                 text += text.isEmpty ? key : ".\(key)"
             case .key(let key):
-                text += "[\(quoteJSONString(key))]"
+                text += "[\(quoteExcerpt(key))]"
             }
         }
         return text
@@ -119,4 +119,14 @@ final class DiagnosticSink {
             a.element.position != b.element.position ? a.element.position < b.element.position : a.offset < b.offset
         }.map(\.element)
     }
+}
+
+/// Text from the file quoted for a diagnostic, cut to `limit` characters (a DNS name fits whole) (Unicode scalars) with the full
+/// length said, so a 10 MB key or value is not echoed whole into every log line and terminal.
+func quoteExcerpt(_ text: String, limit: Int = 256) -> String {
+    var scalars = text.unicodeScalars.makeIterator()
+    var head = String.UnicodeScalarView()
+    while head.count < limit, let scalar = scalars.next() { head.append(scalar) }
+    guard scalars.next() != nil else { return quoteJSONString(text) }
+    return quoteJSONString(String(head)) + "… (\(text.utf8.count) bytes)"
 }

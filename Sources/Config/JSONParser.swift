@@ -193,7 +193,7 @@ struct JSONParser {
             let key = try parseString(path: path)
             skipWhitespace()
             guard peek == UInt8(ascii: ":") else {
-                throw unexpected("':' after the key \(quoteJSONString(key))", path: path)
+                throw unexpected("':' after the key \(quoteExcerpt(key))", path: path)
             }
             advance()
             skipWhitespace()
@@ -202,7 +202,7 @@ struct JSONParser {
                 nonFatal.append(
                     JSONWarning(
                         position: keyPosition, path: path.appending(key),
-                        message: "duplicate key \(quoteJSONString(key)) (first at \(first))"))
+                        message: "duplicate key \(quoteExcerpt(key)) (first at \(first))"))
             } else {
                 seen[key] = keyPosition
                 members.append(JSONMember(key: key, keyPosition: keyPosition, value: value))
@@ -222,7 +222,7 @@ struct JSONParser {
             case nil:
                 throw error("unexpected end of file; the object opened at \(start) is not closed", path: path)
             default:
-                throw unexpected("',' or '}' after the value of \(quoteJSONString(key))", path: path)
+                throw unexpected("',' or '}' after the value of \(quoteExcerpt(key))", path: path)
             }
         }
     }

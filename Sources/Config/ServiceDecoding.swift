@@ -37,7 +37,7 @@ extension ConfigDecoder {
                         let message =
                             owner.service == service.name
                             ? "duplicate prefix \(prefix.value) (first at \(owner.position))"
-                            : "prefix \(prefix.value) is already in service \(quoteJSONString(owner.service)) "
+                            : "prefix \(prefix.value) is already in service \(quoteExcerpt(owner.service)) "
                                 + "(at \(owner.position)); a prefix can belong to one service only"
                         report(prefix.position, prefix.path, message)
                         continue
@@ -54,11 +54,11 @@ extension ConfigDecoder {
                 reportDuplicates(selected.value, what: "peer", describe: quoteJSONString)
                 let known = peers.map(\.name)
                 for peer in selected.value where !known.contains(peer.value) {
-                    var message = "unknown peer \(quoteJSONString(peer.value))"
+                    var message = "unknown peer \(quoteExcerpt(peer.value))"
                     if known.isEmpty {
                         message += "; no peers are defined in bgp.peers"
                     } else if let suggestion = closestMatch(to: peer.value, among: known) {
-                        message += "; did you mean \(quoteJSONString(suggestion))?"
+                        message += "; did you mean \(quoteExcerpt(suggestion))?"
                     } else {
                         message += "; defined peers: " + known.joined(separator: ", ")
                     }
@@ -116,7 +116,7 @@ extension ConfigDecoder {
             return "is also bgp.routerId; each host needs a router ID of its own, not an anycast address"
         }
         for peer in bgp.peers {
-            let quoted = quoteJSONString(peer.name)
+            let quoted = quoteExcerpt(peer.name)
             if peer.address == address { return "is the address of peer \(quoted)" }
             if peer.localAddress == address {
                 return "is the localAddress of peer \(quoted); a BGP session must use a unicast address of this host"
@@ -134,12 +134,12 @@ extension ConfigDecoder {
         guard let prefix = IPPrefix(text) else {
             report(
                 node.position, path,
-                "invalid prefix \(quoteJSONString(text)); expected ADDRESS/32 or ADDRESS/128, such as \"192.0.2.53/32\""
+                "invalid prefix \(quoteExcerpt(text)); expected ADDRESS/32 or ADDRESS/128, such as \"192.0.2.53/32\""
             )
             return nil
         }
         guard text.contains("/") else {
-            report(node.position, path, "prefix \(quoteJSONString(text)) needs a length; write \"\(prefix)\"")
+            report(node.position, path, "prefix \(quoteExcerpt(text)) needs a length; write \"\(prefix)\"")
             return nil
         }
         guard prefix.isHost else {
@@ -153,7 +153,7 @@ extension ConfigDecoder {
             return nil
         }
         guard text == prefix.description else {
-            report(node.position, path, "prefix \(quoteJSONString(text)) is not in canonical form; write \"\(prefix)\"")
+            report(node.position, path, "prefix \(quoteExcerpt(text)) is not in canonical form; write \"\(prefix)\"")
             return nil
         }
         return prefix
@@ -172,7 +172,7 @@ extension ConfigDecoder {
         for extra in kinds.dropFirst() {
             report(
                 view.members[extra]!.keyPosition, path.appending(extra),
-                "a check has exactly one kind; \(quoteJSONString(extra)) conflicts with \(quoteJSONString(kinds[0]))")
+                "a check has exactly one kind; \(quoteExcerpt(extra)) conflicts with \(quoteExcerpt(kinds[0]))")
         }
         var kind: CheckKind?
         if let first = kinds.first, let kindNode = view[first] {
@@ -218,7 +218,7 @@ extension ConfigDecoder {
             } else {
                 report(
                     located.position, located.path,
-                    "invalid DNS name \(quoteJSONString(located.value)); expected labels of 1 to 63 letters, digits, "
+                    "invalid DNS name \(quoteExcerpt(located.value)); expected labels of 1 to 63 letters, digits, "
                         + "'-' or '_' separated by dots, such as \"example.com.\" or \".\"")
             }
         }

@@ -6,11 +6,14 @@
 /// Distance is the optimal string alignment distance (insertions, deletions, substitutions and
 /// transpositions of neighbours each cost 1) over lower-cased text, so `rpFiltre` suggests `rpFilter`
 /// and `routerID` suggests `routerId`. A suggestion is made when the distance is at most a third of
-/// the word's length (at least 1, at most 3).
+/// the word's length (at least 1, at most 3). Words longer than any plausible key are not compared at
+/// all, and candidates whose length alone is too far off are skipped, so the cost stays bounded by the
+/// candidates' lengths, whatever the input (a 10 MB key once took 9 s here).
 func closestMatch(to word: String, among candidates: [String]) -> String? {
+    guard word.utf8.count <= maximumSuggestionInput else { return nil }
     let limit = min(3, max(1, word.count / 3))
     var best: (candidate: String, distance: Int)?
-    for candidate in candidates {
+    for candidate in candidates where abs(candidate.count - word.count) <= limit {
         let distance = editDistance(word.lowercased(), candidate.lowercased())
         if distance <= limit, distance < best?.distance ?? Int.max {
             best = (candidate, distance)
@@ -18,6 +21,9 @@ func closestMatch(to word: String, among candidates: [String]) -> String? {
     }
     return best?.candidate
 }
+
+/// Longer words get no suggestion; the longest key or choice is far shorter.
+let maximumSuggestionInput = 128
 
 /// Optimal string alignment distance between two strings, counted in characters.
 func editDistance(_ a: String, _ b: String) -> Int {

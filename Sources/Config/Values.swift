@@ -41,11 +41,11 @@ func asnProblem(_ asn: Int64) -> String? {
 func interfaceNameProblem(_ name: String) -> String? {
     if name.isEmpty { return "interface name must not be empty" }
     if name.utf8.count > 15 {
-        return "interface name \(quoteJSONString(name)) is \(name.utf8.count) bytes long; Linux allows at most 15"
+        return "interface name \(quoteExcerpt(name)) is \(name.utf8.count) bytes long; Linux allows at most 15"
     }
-    if name == "." || name == ".." { return "\(quoteJSONString(name)) is not a valid interface name" }
+    if name == "." || name == ".." { return "\(quoteExcerpt(name)) is not a valid interface name" }
     if name.unicodeScalars.contains(where: { $0 == "/" || $0 == ":" || $0.properties.isWhitespace }) {
-        return "interface name \(quoteJSONString(name)) must not contain '/', ':' or whitespace"
+        return "interface name \(quoteExcerpt(name)) must not contain '/', ':' or whitespace"
     }
     return nil
 }
@@ -54,13 +54,13 @@ func interfaceNameProblem(_ name: String) -> String? {
 /// and control-socket commands, so they are kept to 1...64 characters of `A-Z a-z 0-9 _ . -`.
 func objectNameProblem(_ name: String, what: String) -> String? {
     if name.isEmpty { return "\(what) name must not be empty" }
-    if name.utf8.count > 64 { return "\(what) name \(quoteJSONString(name)) is longer than 64 characters" }
+    if name.utf8.count > 64 { return "\(what) name \(quoteExcerpt(name)) is longer than 64 characters" }
     let allowed = name.unicodeScalars.allSatisfy { scalar in
         ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
             || scalar == "_" || scalar == "." || scalar == "-"
     }
     if !allowed {
-        return "\(what) name \(quoteJSONString(name)) may only contain letters, digits, '_', '.' and '-'"
+        return "\(what) name \(quoteExcerpt(name)) may only contain letters, digits, '_', '.' and '-'"
     }
     return nil
 }

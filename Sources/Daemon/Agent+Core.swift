@@ -2,7 +2,6 @@
 // action the core returns is carried out here, in order. Actions that have a result (applying netlink
 // operations, observing, writing state files) feed that result back as the next event.
 import AgentCore
-import Dispatch
 import FoundationEssentials
 import Logging
 import NetAddress
@@ -23,7 +22,11 @@ extension Agent {
     func perform(_ action: AgentAction) async {
         switch action {
         case .observe:
-            guard let host = observeOrLog() else { return }
+            guard let host = observeOrLog() else {
+                // What is on the interface is unknown: announce nothing until it can be read again.
+                await feed(.interfaceObserved(ObservedHost(ipv4ConfAll: core.observed.ipv4ConfAll), repair: false))
+                return
+            }
             await feed(.interfaceObserved(host, repair: true))
         case .applyInterface(let operations):
             let results = netlink.apply(operations, dummyKind: options.linkKind)
@@ -49,13 +52,8 @@ extension Agent {
             announcer.resetSession(peer: peer)
         case .shutdownSessions(let message):
             await announcer.shutdown(message: message)
-            // Routers already know; nothing left to do may keep the process alive. If releasing the monitors
-            // and sockets takes longer than this, exit anyway rather than let systemd kill a finished agent.
-            let logger = self.logger
-            DispatchQueue.global().asyncAfter(deadline: .now() + 3) {
-                logger.warning("cleanup after stop took over 3 s; exiting")
-                exit(ExitStatus.ok)
-            }
+            // Routers already know; nothing left to do may keep the process alive (see StopDeadline).
+            if stopDeadline == nil { stopDeadline = StopDeadline(seconds: 3, status: ExitStatus.ok) }
         case .exit(let code):
             exitRequests?.yield(code)
         }

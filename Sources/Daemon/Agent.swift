@@ -7,7 +7,6 @@
 // example the echoes of our own 10,000 address adds) costs one extra dump, not one per event.
 import AgentCore
 import Config
-import Dispatch
 import FoundationEssentials
 import Health
 import Logging
@@ -66,6 +65,13 @@ public actor Agent {
     /// Reconcile requests; buffering the newest one only coalesces bursts.
     let doorbell: AsyncStream<Void>.Continuation
     let doorbellStream: AsyncStream<Void>
+    /// Deadlines armed by `scheduleWakeUp`, served by one timer task owned by `run()`.
+    let wakeUps: AsyncStream<ContinuousClock.Instant>.Continuation
+    let wakeUpStream: AsyncStream<ContinuousClock.Instant>
+    /// The configuration file as it was when last read; the resync reads it again if it differs.
+    var configFingerprint: FileFingerprint?
+    /// Armed once a graceful stop told the routers; kept until the process ends.
+    var stopDeadline: StopDeadline?
 
     public init(options: AgentOptions, logger: Logger, announcer: any Announcer = NoAnnouncer()) throws {
         self.options = options
@@ -79,6 +85,7 @@ public actor Agent {
             throw DaemonError("netlink: \(error)")
         }
         (doorbellStream, doorbell) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (wakeUpStream, wakeUps) = AsyncStream.makeStream(of: ContinuousClock.Instant.self)
     }
 
     // MARK: configuration
@@ -86,6 +93,8 @@ public actor Agent {
     /// Loads the file; on success it becomes the desired state, on failure the last good one stays.
     @discardableResult
     func loadConfig(reason: String, startServices: Bool = true) async -> Bool {
+        // Taken before reading, so an edit during the read differs at the next resync.
+        configFingerprint = FileFingerprint.of(options.configPath)
         switch ConfigLoader.load(path: options.configPath) {
         case .failure(let error):
             configErrors = error.diagnostics
@@ -173,13 +182,16 @@ public actor Agent {
     /// The core's instant for now.
     var now: AgentInstant { ContinuousClock.now - origin }
 
-    /// Feeds the timer event at a core instant (drain delays, retries, the end of a stop).
+    /// Feeds the timer event at a core instant (drain delays, retries, the end of a stop); the timer task of
+    /// `run()` sleeps until it.
     func scheduleTimer(at instant: AgentInstant) {
-        let deadline = origin + instant
-        Task {
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            await self.feed(.timerFired)
-        }
+        wakeUps.yield(origin + instant)
+    }
+
+    /// Whether the configuration file differs from when it was last read (the resync's last resort for
+    /// changes the watch could not see).
+    func configFileChanged() -> Bool {
+        FileFingerprint.of(options.configPath) != configFingerprint
     }
 
     // MARK: one pass
@@ -200,6 +212,9 @@ public actor Agent {
 
     /// Runs until SIGTERM/SIGINT. Returns the process exit status.
     public func run() async -> Int32 {
+        // Signals first: loading a large state file can take a while, and SIGTERM must not kill the agent
+        // meanwhile (it is handled, as a graceful stop, once the loop below runs).
+        let signals = SignalSource.signals()
         guard await loadConfig(reason: "start"), let state = desired else {
             logger.critical("no valid configuration at \(options.configPath); not starting")
             return ExitStatus.config
@@ -238,14 +253,12 @@ public actor Agent {
         let interval = options.resyncInterval
         let healthEvents = health.events
         let sessionEvents = announcer.sessionEvents
+        let wakeUps = wakeUpStream
         let (finishes, finish) = AsyncStream.makeStream(of: Int32.self)
         exitRequests = finish
         let status = await withTaskGroup(of: Int32?.self) { group -> Int32 in
             group.addTask {
-                for await event in events where await self.isRelevant(event) {
-                    if event == .overrun { self.logger.warning("netlink events lost (ENOBUFS); full resync") }
-                    doorbell.yield()
-                }
+                for await event in events where await self.observed(event) { doorbell.yield() }
                 return nil
             }
             group.addTask {
@@ -266,8 +279,23 @@ public actor Agent {
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
+                    if await self.configFileChanged() {
+                        await self.loadConfig(reason: "file changed, noticed at resync")
+                    }
                     doorbell.yield()
                     if await self.metricsServer == nil { await self.applyMetricsListener() }
+                }
+                return nil
+            }
+            // The one timer: a sleeping child per armed deadline, all ended with the group.
+            group.addTask {
+                await withDiscardingTaskGroup { timers in
+                    for await deadline in wakeUps {
+                        timers.addTask {
+                            try? await Task.sleep(until: deadline, clock: .continuous)
+                            await self.feed(.timerFired)
+                        }
+                    }
                 }
                 return nil
             }
@@ -285,9 +313,10 @@ public actor Agent {
                 return nil
             }
             group.addTask {
-                for await signal in SignalSource.signals() {
+                for await signal in signals {
                     switch signal {
                     case .reload:
+                        watcher.rearm()
                         await self.loadConfig(reason: "SIGHUP")
                         doorbell.yield()
                     case .stop:

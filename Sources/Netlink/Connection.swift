@@ -40,6 +40,9 @@ final class Connection {
         // Best effort: kernels before 4.12 lack them, and everything works without.
         mnl_socket_setsockopt(socket, NETLINK_EXT_ACK, &enable, socklen_t(MemoryLayout<Int32>.size))
         mnl_socket_setsockopt(socket, NETLINK_CAP_ACK, &enable, socklen_t(MemoryLayout<Int32>.size))
+        // Strict checking makes the kernel honour filters in dump requests (an address dump of one link),
+        // so churn on other links neither fills the reply nor interrupts it (Linux 4.20; best effort).
+        mnl_socket_setsockopt(socket, NETLINK_GET_STRICT_CHK, &enable, socklen_t(MemoryLayout<Int32>.size))
         let fd = mnl_socket_get_fd(socket)
         var size = receiveBufferBytes
         // SO_RCVBUFFORCE passes net.core.rmem_max (needs CAP_NET_ADMIN); SO_RCVBUF is capped by it.

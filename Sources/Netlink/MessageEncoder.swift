@@ -23,8 +23,9 @@ enum NetlinkRequest: Equatable {
     case getLink(name: String)
     /// RTM_GETLINK dump.
     case dumpLinks
-    /// RTM_GETADDR dump of both families.
-    case dumpAddresses
+    /// RTM_GETADDR dump of both families; `index` other than 0 asks for that link's addresses only (the
+    /// kernel filters when the socket has NETLINK_GET_STRICT_CHK, Linux 4.20 and later).
+    case dumpAddresses(index: Int32 = 0)
 }
 
 /// Builds request messages; never touches a socket.
@@ -95,10 +96,12 @@ enum MessageEncoder {
             setHeader(message, type: RTM_GETLINK, flags: request_ | Int32(NLM_F_DUMP))
             putLinkHeader(message)
             mnl_attr_put_u32(message, UInt16(IFLA_EXT_MASK), UInt32(RTEXT_FILTER_SKIP_STATS))
-        case .dumpAddresses:
+        case .dumpAddresses(let index):
             setHeader(message, type: RTM_GETADDR, flags: request_ | Int32(NLM_F_DUMP))
             let ifa = mnl_nlmsg_put_extra_header(message, MemoryLayout<ifaddrmsg>.size)!
-            ifa.assumingMemoryBound(to: ifaddrmsg.self).pointee.ifa_family = UInt8(AF_UNSPEC)
+                .assumingMemoryBound(to: ifaddrmsg.self)
+            ifa.pointee.ifa_family = UInt8(AF_UNSPEC)
+            ifa.pointee.ifa_index = UInt32(bitPattern: index)
         }
         return Int(message.pointee.nlmsg_len)
     }

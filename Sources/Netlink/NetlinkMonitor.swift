@@ -1,16 +1,15 @@
-// NetlinkMonitor: a dedicated thread reads the rtnetlink link and address multicast groups and turns
+// NetlinkMonitor: a Runtime.PollThread reads the rtnetlink link and address multicast groups and turns
 // RTM_NEWLINK/DELLINK/NEWADDR/DELADDR into NetlinkEvents on an AsyncStream; the Daemon reacts to
 // them at once instead of polling. Lost events (ENOBUFS) become .overrun, which calls for a resync.
 import CMnl
 import Glibc
-import Synchronization
+import Runtime
 
 /// Kernel notifications about links and addresses (`ip monitor link address`), in the network
 /// namespace of the thread that created the monitor.
 public final class NetlinkMonitor: Sendable {
     private let stream: AsyncStream<NetlinkEvent>
-    private let wakeDescriptor: Int32
-    private let thread: Mutex<pthread_t?>
+    private let thread: PollThread
 
     /// Subscribes to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR and starts reading.
     /// Events that happen from now on are buffered until `events()` is consumed.
@@ -24,33 +23,15 @@ public final class NetlinkMonitor: Sendable {
     init(receiveBufferBytes: Int32, beforeEachRead: (@Sendable () -> Void)? = nil) throws(NetlinkError) {
         let groups = [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR].map { $0.rawValue }
         let connection = try Connection(groups: groups, receiveBufferBytes: receiveBufferBytes, replyTimeout: false)
-        let wake = eventfd(0, Int32(EFD_CLOEXEC))
-        guard wake >= 0 else { throw NetlinkError(context: "create the monitor's stop eventfd", errno: errno) }
         let (stream, continuation) = AsyncStream.makeStream(of: NetlinkEvent.self, bufferingPolicy: .unbounded)
-        let reader = MonitorReader(
-            connection: connection, wakeDescriptor: wake, continuation: continuation, beforeEachRead: beforeEachRead)
-        var handle = pthread_t()
-        let context = Unmanaged.passRetained(reader).toOpaque()
-        let status = pthread_create(
-            &handle, nil,
-            { context in
-                let reader = Unmanaged<MonitorReader>.fromOpaque(context!).takeRetainedValue()
-                reader.run()
-                return nil
-            }, context)
-        guard status == 0 else {
-            Unmanaged<MonitorReader>.fromOpaque(context).release()
-            close(wake)
-            throw NetlinkError(context: "start the netlink monitor thread", errno: status)
+        let reader = MonitorReader(connection: connection, continuation: continuation, beforeEachRead: beforeEachRead)
+        do {
+            thread = try PollThread(name: "netlink-monitor") { thread in reader.run(on: thread) }
+        } catch {
+            continuation.finish()
+            throw NetlinkError(context: "start the netlink monitor thread", errno: error.code)
         }
         self.stream = stream
-        self.wakeDescriptor = wake
-        self.thread = Mutex(handle)
-    }
-
-    deinit {
-        stop()
-        close(wakeDescriptor)
     }
 
     /// The events, in the order the kernel sent them; the stream ends after `stop()`. It has a single
@@ -58,53 +39,30 @@ public final class NetlinkMonitor: Sendable {
     public func events() -> AsyncStream<NetlinkEvent> { stream }
 
     /// Stops the reader thread and ends the stream; returns once the thread has exited.
-    public func stop() {
-        guard
-            let handle = thread.withLock({ thread in
-                defer { thread = nil }; return thread
-            })
-        else { return }
-        var one: UInt64 = 1
-        _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)
-        if pthread_equal(handle, pthread_self()) == 0 {
-            pthread_join(handle, nil)
-        } else {
-            pthread_detach(handle)
-        }
-    }
+    public func stop() { thread.stop() }
 }
 
-/// The reader thread's state; it owns the socket, which closes when the thread ends.
-private final class MonitorReader {
+/// The reader thread's state; it owns the socket, which closes when the thread ends. Used by that
+/// thread only (handed over once at start).
+private final class MonitorReader: @unchecked Sendable {
     let connection: Connection
-    let wakeDescriptor: Int32
     let continuation: AsyncStream<NetlinkEvent>.Continuation
     let beforeEachRead: (@Sendable () -> Void)?
 
     init(
-        connection: Connection, wakeDescriptor: Int32, continuation: AsyncStream<NetlinkEvent>.Continuation,
+        connection: Connection, continuation: AsyncStream<NetlinkEvent>.Continuation,
         beforeEachRead: (@Sendable () -> Void)?
     ) {
         self.connection = connection
-        self.wakeDescriptor = wakeDescriptor
         self.continuation = continuation
         self.beforeEachRead = beforeEachRead
     }
 
-    /// Waits for the socket or the stop eventfd, and drains the socket each time it is readable.
-    func run() {
+    /// Waits for the socket, and drains it each time it is readable, until the thread is stopped.
+    func run(on thread: PollThread) {
         defer { continuation.finish() }
-        var descriptors = [
-            pollfd(fd: connection.fileDescriptor, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
-        ]
-        while true {
-            if poll(&descriptors, 2, -1) < 0 {
-                if errno == EINTR { continue }
-                continuation.yield(.overrun)
-                return
-            }
-            if descriptors[1].revents != 0 { return }
+        var descriptors = [pollfd(fd: connection.fileDescriptor, events: Int16(POLLIN), revents: 0)]
+        while thread.wait(&descriptors, until: nil) {
             if descriptors[0].revents != 0 {
                 beforeEachRead?()
                 drain()

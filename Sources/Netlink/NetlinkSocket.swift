@@ -44,10 +44,35 @@ public final class NetlinkSocket: Sendable {
     /// Every IPv4 and IPv6 address on every link (`ip addr`).
     public func addresses() throws(NetlinkError) -> [AddressInfo] {
         try connection.withLock { (connection) throws(NetlinkError) -> [AddressInfo] in
-            try connection.dump(.dumpAddresses, context: "list addresses (RTM_GETADDR)").compactMap {
+            try connection.dump(.dumpAddresses(), context: "list addresses (RTM_GETADDR)").compactMap {
                 if case .address(let address) = $0 { address } else { nil }
             }
         }
+    }
+
+    /// The links with these names that exist (`ip -d link show NAME` for each), in the order given; names
+    /// without a link are left out. Unlike `links()`, other links' churn cannot interrupt it.
+    public func links(named names: [String]) throws(NetlinkError) -> [LinkInfo] {
+        var found: [LinkInfo] = []
+        for name in names where !found.contains(where: { $0.name == name }) {
+            if let link = try link(named: name) { found.append(link) }
+        }
+        return found
+    }
+
+    /// The IPv4 and IPv6 addresses on the links with these indexes (`ip addr show dev NAME`). Each link is
+    /// one dump the kernel filters by ifa_index, so thousands of addresses changing on other links do not
+    /// make it long or interrupted; kernels that ignore the filter are filtered here.
+    public func addresses(onLinks indexes: [Int32]) throws(NetlinkError) -> [AddressInfo] {
+        var found: [AddressInfo] = []
+        for index in Set(indexes).sorted() {
+            let bodies = try connection.withLock { (connection) throws(NetlinkError) -> [MessageBody] in
+                try connection.dump(
+                    .dumpAddresses(index: index), context: "list addresses of link \(index) (RTM_GETADDR)")
+            }
+            for case .address(let address) in bodies where address.interfaceIndex == index { found.append(address) }
+        }
+        return found
     }
 
     /// net.ipv4.conf.all.* for the settings anycastd manages. Read from /proc/sys, not netlink: there is

@@ -58,10 +58,48 @@ public struct ObservedHost: Sendable, Equatable {
         addresses.filter { $0.interfaceIndex == link.index }
     }
 
+    /// Applies one monitor event, so a deletion is known at once, without a dump. Returns false when the
+    /// snapshot can no longer be trusted (events were lost): the caller must observe the host again.
+    @discardableResult
+    public mutating func apply(_ event: NetlinkEvent) -> Bool {
+        switch event {
+        case .linkChanged(var link):
+            if let index = links.firstIndex(where: { $0.index == link.index }) {
+                // A notification may leave out attributes a dump carried; keep what it does not say.
+                if link.ipv4Conf.isEmpty { link.ipv4Conf = links[index].ipv4Conf }
+                if link.ipv6AddrGenMode == nil { link.ipv6AddrGenMode = links[index].ipv6AddrGenMode }
+                links[index] = link
+            } else {
+                links.append(link)
+            }
+        case .linkRemoved(let index, _):
+            links.removeAll { $0.index == index }
+            addresses.removeAll { $0.interfaceIndex == index }
+        case .addressAdded(let address):
+            if let index = addresses.firstIndex(where: { $0.sameAddress(as: address) }) {
+                addresses[index] = address
+            } else {
+                addresses.append(address)
+            }
+        case .addressRemoved(let address):
+            addresses.removeAll { $0.sameAddress(as: address) }
+        case .overrun:
+            return false
+        }
+        return true
+    }
+
     /// Prefixes present on the named interface, for the announcement rule.
     public func prefixes(on name: String) -> Set<IPPrefix> {
         guard let link = link(named: name) else { return [] }
         return Set(addresses(on: link).map(\.prefix))
+    }
+}
+
+extension AddressInfo {
+    /// The same address on the same link (flags and lifetimes may differ).
+    fileprivate func sameAddress(as other: AddressInfo) -> Bool {
+        interfaceIndex == other.interfaceIndex && prefix == other.prefix
     }
 }
 

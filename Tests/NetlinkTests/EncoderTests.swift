@@ -101,7 +101,7 @@ import Testing
     @Test func dumpsAskForEveryLinkAndAddress() throws {
         let links = MessageEncoder.encode(.dumpLinks, sequence: 1)
         #expect(links[4..<8] == [0x12, 0, 0x01, 0x03], "RTM_GETLINK with NLM_F_REQUEST|NLM_F_DUMP")
-        let addresses = MessageEncoder.encode(.dumpAddresses, sequence: 1)
+        let addresses = MessageEncoder.encode(.dumpAddresses(), sequence: 1)
         #expect(addresses[4..<8] == [0x16, 0, 0x01, 0x03], "RTM_GETADDR with NLM_F_REQUEST|NLM_F_DUMP")
         #expect(addresses[16] == 0, "AF_UNSPEC: both families")
     }

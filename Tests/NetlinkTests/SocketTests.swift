@@ -266,6 +266,46 @@ extension NamespaceTests {
             #expect(counts.allSatisfy { $0 == 3000 }, "\(counts)")
         }
 
+        @Test func aDumpOfOneLinkIgnoresChurnOnAnother() async throws {
+            // 3,000 addresses churn on ifb1 (the unfiltered dump above gets interrupted by far less); the
+            // anycast link's dump is filtered by the kernel, so it is short, never interrupted, and exact.
+            let churn = (0..<3000).map { IPPrefix("10.92.\($0 / 250).\($0 % 250 + 1)/32")! }
+            let own = IPPrefix("192.0.2.53/32")!
+            let (reader, writer, index) = try await inNewNetworkNamespace {
+                try run("ip", "link", "add", "ifb0", "type", "ifb")
+                try run("ip", "link", "add", "ifb1", "type", "ifb")
+                let writer = try NetlinkSocket()
+                guard writer.apply([.addAddress(name: "ifb0", prefix: own)]).allSucceeded,
+                    let index = try writer.link(named: "ifb0")?.index
+                else { throw TestFailure("could not set up ifb0") }
+                return (try NetlinkSocket(), writer, index)
+            }
+            let stop = Mutex(false)
+            let rounds = Mutex(0)
+            let churner = Thread {
+                while !stop.withLock({ $0 }) {
+                    _ = writer.apply(churn.map { .addAddress(name: "ifb1", prefix: $0) })
+                    _ = writer.apply(churn.map { .deleteAddress(name: "ifb1", prefix: $0) })
+                    rounds.withLock { $0 += 1 }
+                }
+            }
+            churner.start()
+            defer { stop.withLock { $0 = true } }
+            // Dumps for as long as two whole rounds of churn take (at most 20 s).
+            let deadline = ContinuousClock.now + .seconds(20)
+            var dumps = 0
+            while rounds.withLock({ $0 }) < 2 && ContinuousClock.now < deadline {
+                let dump = try reader.addresses(onLinks: [index])
+                #expect(dump.map(\.prefix) == [own])
+                dumps += 1
+            }
+            #expect(rounds.withLock { $0 } >= 2, "the churn did not run")
+            #expect(dumps > 10)
+            #expect(reader.interruptedDumps == 0)
+            let links = try reader.links(named: ["ifb0", "nosuchlink", "ifb0"])
+            #expect(links.map(\.name) == ["ifb0"])
+        }
+
         @Test func withoutNetAdminTheErrorSaysSo() async throws {
             let results = try await inNewNetworkNamespace {
                 try run("ip", "link", "add", "ifb0", "type", "ifb")

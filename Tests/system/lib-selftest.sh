@@ -34,4 +34,6 @@ out=$(assert_le "x" 100 250)
 assert_match "assert_le fails above the limit" '^not ok' "$out"
 out=$(assert_match "x" '^a+$' "b")
 assert_match "assert_match fails on no match" '^not ok' "$out"
+# The tier line for Tests/tools/test-all.sh (tier system-lib).
+echo "system-lib: $((_sys_tests - _sys_failures)) passed, $_sys_failures failed"
 sys_finish

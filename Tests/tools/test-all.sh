@@ -82,6 +82,11 @@ run_tier harden-bfd Tests/interop/harden-bfd.sh
 echo "=== release build (harden-clients measures the binary that ships)"
 make release >"$logs/release.log" 2>&1 || tail -20 "$logs/release.log"
 run_tier harden-clients Tests/interop/harden-clients.sh --bin .build/release/anycastd
+# The system tests' own helpers, checked on this host (no VM).
+run_tier system-lib Tests/system/lib-selftest.sh
+echo "=== release build (harden-files runs the release binary)"
+swift build -c release --product anycastd >"$logs/release.log" 2>&1 || tail -20 "$logs/release.log"
+run_tier harden-files Tests/interop/harden-files.sh
 echo "=== deb (the system tier installs it in the kernel lab)"
 if make deb >"$logs/deb.log" 2>&1; then
     tail -3 "$logs/deb.log"
