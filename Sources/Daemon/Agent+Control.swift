@@ -46,6 +46,6 @@ extension Agent {
                 path: options.configPath, valid: configErrors.isEmpty, errors: configErrors.map(\.description)),
             interface: InterfaceReport(name: name, present: link != nil, up: link?.isUp ?? false),
             hostDrained: drains.contains("*"), stopping: stopStarted != nil, peers: await announcer.peerStatus(),
-            services: services, state: StateReport(persisted: stateErrors.persisted, errors: stateErrors.all))
+            services: services, statePersisted: stateErrors.persisted, stateErrors: stateErrors.all)
     }
 }
