@@ -126,6 +126,17 @@ check "the route is withdrawn all the same" io_wait 5 no_route
 stop_agent
 check "nothing was written under the read-only mount" [ ! -e "$STATE/drained" ]
 
+# 4b. A full state directory (a tiny tmpfs over it, filled, in the agent's own mount namespace).
+start_agent unshare -m --propagation private sh -c "mount -t tmpfs -o size=16k hstate-full '$STATE' && { head -c 1M /dev/zero >'$STATE/fill'; exec \"\$@\"; }" full
+check "full state: the route reaches BIRD" io_wait 20 has_route
+out=$(ctl drain 2>&1)
+code=$?
+check "drain on a full state directory exits non-zero (status $code)" [ "$code" != 0 ]
+check "and says why: $out" grep -q "NOT persisted.*No space left on device" <<<"$out"
+check "status: not persisted" status_is .statePersisted false
+check "the route is withdrawn all the same" io_wait 5 no_route
+stop_agent
+
 # 5. A corrupt drained file keeps the host drained after a restart, and its content is not logged.
 printf '*\nhunter2\377\n' >"$STATE/drained"
 start_agent
