@@ -260,7 +260,7 @@ public struct AgentCore: Sendable {
                 actions.append(
                     .log(
                         .error,
-                        "drain state unreadable (\(reason)): the host stays drained to be safe; `anycastd undrain` ends it"
+                        "drain state unreadable: \(reason); the host stays drained to be safe until `anycastd undrain`"
                     ))
             }
             drainStarted = [:]

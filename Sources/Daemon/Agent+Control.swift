@@ -61,11 +61,15 @@ extension Agent {
             },
             services: services)
         switch core.drainPersistence {
-        case .persisted: snapshot.state = StateReport(persisted: true)
-        case .notPersisted(let reason): snapshot.state = StateReport(persisted: false, errors: [reason])
+        case .persisted: break
+        case .notPersisted(let reason):
+            snapshot.statePersisted = false
+            snapshot.stateErrors = [reason]
         case .unreadable(let reason):
-            snapshot.state = StateReport(
-                persisted: false, errors: ["drain state unreadable (\(reason)); host kept drained"])
+            snapshot.statePersisted = false
+            snapshot.stateErrors = [
+                "drain state unreadable: \(reason); the host stays drained until `anycastd undrain`"
+            ]
         }
         snapshot.timers = core.timers.sorted().map { instant in
             let left = instant - now

@@ -24,7 +24,7 @@ extension StatusSnapshot {
             "anycastd_state_persisted", .gauge,
             "1 when the state directory holds the drains in effect; 0 after a failed save or an unreadable drain file (a restart would not restore them)."
         )
-        out.sample("anycastd_state_persisted", [:], state.persisted ? 1 : 0)
+        out.sample("anycastd_state_persisted", [:], statePersisted ? 1 : 0)
         out.family("anycastd_stopping", .gauge, "1 once a graceful stop has begun.")
         out.sample("anycastd_stopping", [:], stopping ? 1 : 0)
 

@@ -179,13 +179,15 @@ public struct StateStore: Sendable {
         guard fd >= 0 else { throw failure("create a temporary file in", directory, errno) }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        // Messages name the template, not the random name, so a save that keeps failing logs one line, not one a try.
+        let shown = "\(target).tmp.XXXXXX"
         var closed = false
         var renamed = false
         defer {
             if !closed { close(fd) }
             if !renamed { unlink(temporary) }
         }
-        guard fchmod(fd, 0o644) == 0 else { throw failure("chmod", temporary, errno) }
+        guard fchmod(fd, 0o644) == 0 else { throw failure("chmod", shown, errno) }
         let bytes = Array(lines.map { "\($0)\n" }.joined().utf8)
         var written = 0
         while written < bytes.count {
@@ -193,13 +195,13 @@ public struct StateStore: Sendable {
                 write(fd, buffer.baseAddress! + written, buffer.count - written)
             }
             if count < 0, errno == EINTR { continue }
-            guard count > 0 else { throw failure("write", temporary, count < 0 ? errno : ENOSPC) }
+            guard count > 0 else { throw failure("write", shown, count < 0 ? errno : ENOSPC) }
             written += count
         }
-        guard fsync(fd) == 0 else { throw failure("fsync", temporary, errno) }
+        guard fsync(fd) == 0 else { throw failure("fsync", shown, errno) }
         closed = true
-        guard close(fd) == 0 else { throw failure("close", temporary, errno) }
-        guard rename(temporary, target) == 0 else { throw failure("rename \(temporary) to", target, errno) }
+        guard close(fd) == 0 else { throw failure("close", shown, errno) }
+        guard rename(temporary, target) == 0 else { throw failure("rename \(shown) to", target, errno) }
         renamed = true
         let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard directoryFD >= 0 else { throw failure("open", directory, errno) }

@@ -13,14 +13,17 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     public var stopping: Bool
     public var peers: [PeerReport]
     public var services: [ServiceReport]
-    /// Whether the state directory holds the agent's drains.
-    public var state: StateReport
+    /// False when a save failed or the drain file was unreadable: a restart would not restore the agent's
+    /// drains and owned addresses as they are now.
+    public var statePersisted: Bool
+    /// Why not, one line each.
+    public var stateErrors: [String]
     /// Seconds until each pending timer (drain delays, retiring addresses, the end of a stop, retries).
     public var timers: [Double]?
 
     public init(
         version: String, config: ConfigReport, interface: InterfaceReport, hostDrained: Bool, stopping: Bool,
-        peers: [PeerReport], services: [ServiceReport], state: StateReport = StateReport()
+        peers: [PeerReport], services: [ServiceReport], statePersisted: Bool = true, stateErrors: [String] = []
     ) {
         self.version = version
         self.config = config
@@ -29,19 +32,8 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
         self.stopping = stopping
         self.peers = peers
         self.services = services
-        self.state = state
-    }
-}
-
-public struct StateReport: Codable, Sendable, Equatable {
-    /// False when a save failed or the drain file was unreadable: a restart would not restore this state.
-    public var persisted: Bool
-    /// Why not, one line each.
-    public var errors: [String]
-
-    public init(persisted: Bool = true, errors: [String] = []) {
-        self.persisted = persisted
-        self.errors = errors
+        self.statePersisted = statePersisted
+        self.stateErrors = stateErrors
     }
 }
 
@@ -126,9 +118,9 @@ extension StatusSnapshot {
         for error in config.errors { lines.append("  \(error)") }
         let interfaceState = !interface.present ? "missing" : interface.up ? "up" : "down"
         lines.append("interface \(interface.name): \(interfaceState)\(hostDrained ? "  HOST DRAINED" : "")")
-        if !state.persisted {
-            lines.append("state: NOT PERSISTED (a restart would not restore drains as they are now)")
-            for error in state.errors { lines.append("  \(error)") }
+        if !statePersisted {
+            lines.append("state: NOT PERSISTED (the state directory does not hold the drains as they are now)")
+            for error in stateErrors { lines.append("  \(error)") }
         }
         if stopping { lines.append("stopping") }
         lines.append("peers:")

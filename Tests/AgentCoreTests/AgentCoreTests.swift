@@ -109,7 +109,7 @@ import Testing
         #expect(shell.core.drains == ["*"])
         #expect(shell.core.drainPersistence == .unreadable("/var/lib/anycastd/drained: not a regular file"))
         #expect(
-            shell.logs.contains { $0.hasPrefix("drain state unreadable (/var/lib/anycastd/drained: not a regular") })
+            shell.logs.contains { $0.hasPrefix("drain state unreadable: /var/lib/anycastd/drained: not a regular") })
         #expect(shell.undrain()?.ok == true)
         #expect(shell.core.drainPersistence == .persisted)
         #expect(shell.routes("core1")[dnsV4] != nil)

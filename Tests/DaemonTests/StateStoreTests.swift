@@ -48,8 +48,10 @@ private final class TemporaryDirectory {
         #expect(mkdir("\(directory.path)/drained", 0o755) == 0)
         let error = #expect(throws: DaemonError.self) { try store.saveDrains(["*"]) }
         let text = error?.description ?? ""
-        #expect(text.hasPrefix("cannot save drains: rename \(directory.path)/drained.tmp."))
-        #expect(text.hasSuffix(" to \(directory.path)/drained: Is a directory"))
+        #expect(
+            text
+                == "cannot save drains: rename \(directory.path)/drained.tmp.XXXXXX to \(directory.path)/drained: Is a directory"
+        )
         #expect(directory.entries() == ["drained"], "the temporary file is removed")
     }
 
@@ -188,7 +190,8 @@ private final class TemporaryDirectory {
         let agent = try agent(state: state, in: directory)
         #expect(await agent.loadConfig(reason: "test"))
         let before = await agent.status()
-        #expect(before.state == StateReport(persisted: true, errors: []))
+        #expect(before.statePersisted)
+        #expect(before.stateErrors.isEmpty)
         #expect(before.prometheus().contains("\nanycastd_state_persisted 1\n"))
         // The state directory may already exist (the agent creates it when it first saves).
         #expect(mkdir(state, 0o755) == 0 || errno == EEXIST)
@@ -200,8 +203,8 @@ private final class TemporaryDirectory {
         #expect(response.message?.contains("\(state)/drained: Is a directory") == true)
         let after = await agent.status()
         #expect(after.hostDrained, "the drain is in effect in memory")
-        #expect(!after.state.persisted)
-        #expect(after.state.errors.count == 1)
+        #expect(!after.statePersisted)
+        #expect(after.stateErrors.count == 1)
         #expect(after.prometheus().contains("\nanycastd_state_persisted 0\n"))
         #expect(after.text().contains("state: NOT PERSISTED"))
 
@@ -209,7 +212,7 @@ private final class TemporaryDirectory {
         // reconcile passes, see AgentCoreTests; a whole pass here would add the address to this host's lo).
         #expect(rmdir("\(state)/drained") == 0)
         #expect(await agent.handle(ControlRequest(command: .drain)).ok)
-        #expect(await agent.status().state.persisted)
+        #expect(await agent.status().statePersisted)
         #expect(directory.read("state/drained") == "*\n")
         #expect(await agent.handle(ControlRequest(command: .undrain)).ok)
         #expect(directory.read("state/drained") == "")
@@ -225,12 +228,12 @@ private final class TemporaryDirectory {
         #expect(await agent.loadConfig(reason: "test"))
         let status = await agent.status()
         #expect(status.hostDrained)
-        #expect(!status.state.persisted)
-        #expect(status.state.errors.first?.contains("\(state)/drained: not valid UTF-8") == true)
+        #expect(!status.statePersisted)
+        #expect(status.stateErrors.first?.contains("\(state)/drained: not valid UTF-8") == true)
         #expect(status.text().contains("HOST DRAINED"))
         // The operator's undrain writes a good file and clears the error.
         #expect(await agent.handle(ControlRequest(command: .undrain)).ok)
-        #expect(await agent.status().state.persisted)
+        #expect(await agent.status().statePersisted)
         #expect(!(await agent.status().hostDrained))
     }
 }

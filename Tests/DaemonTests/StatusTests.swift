@@ -10,7 +10,8 @@ import Testing
 @Suite struct StatusTests {
     @Test func statesTravelAsRFCWordsAndDecodeBack() throws {
         var status = sampleStatus()
-        status.state = StateReport(persisted: false, errors: ["No space left on device"])
+        status.statePersisted = false
+        status.stateErrors = ["No space left on device"]
         let json = status.json()
         #expect(json.contains("\"state\" : \"Established\""))
         #expect(json.contains("\"bfd\" : \"Up\""))
@@ -22,12 +23,14 @@ import Testing
 
     @Test func unsavedDrainsShowInMetricsAndText() {
         var status = sampleStatus()
-        status.state = StateReport(persisted: false, errors: ["No space left on device"])
+        status.statePersisted = false
+        status.stateErrors = ["No space left on device"]
         let lines = status.prometheus().split(separator: "\n").map(String.init)
         #expect(lines.contains("anycastd_state_persisted 0"))
         #expect(status.text().contains("state: NOT PERSISTED"))
         #expect(status.text().contains("  No space left on device"))
-        status.state = StateReport(persisted: true)
+        status.statePersisted = true
+        status.stateErrors = []
         #expect(status.prometheus().split(separator: "\n").map(String.init).contains("anycastd_state_persisted 1"))
         status.peers[0].state = .openSent
         #expect(status.prometheus().contains("anycastd_bgp_peer_up{address=\"10.0.0.1\",peer=\"core1\"} 0"))

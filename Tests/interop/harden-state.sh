@@ -106,10 +106,10 @@ out=$(ctl drain 2>&1)
 code=$?
 check "drain onto a directory exits non-zero (status $code)" [ "$code" != 0 ]
 check "and says why: $out" grep -q "NOT persisted.*$STATE/drained: Is a directory" <<<"$out"
-check "status: not persisted" status_is .state.persisted false
+check "status: not persisted" status_is .statePersisted false
 check "status text: NOT PERSISTED" sh -c "'$BIN' status -c '$CONF' | grep -q 'state: NOT PERSISTED'"
 check "the drain is in effect all the same" io_wait 5 no_route
-check "the failure is logged with operation, path and reason" grep -q "cannot save drains: rename $STATE/drained.tmp.* to $STATE/drained: Is a directory" "$LOG"
+check "the failure is logged with operation, path and reason" grep -qF "cannot save drains: rename $STATE/drained.tmp.XXXXXX to $STATE/drained: Is a directory" "$LOG"
 check "no CocoaError dump in the log" sh -c "! grep -q CocoaError '$LOG'"
 stop_agent
 rmdir "$STATE/drained"
@@ -121,10 +121,21 @@ out=$(ctl drain 2>&1)
 code=$?
 check "drain on a read-only state directory exits non-zero (status $code)" [ "$code" != 0 ]
 check "and says why: $out" grep -q "NOT persisted.*Read-only file system" <<<"$out"
-check "status: not persisted" status_is .state.persisted false
+check "status: not persisted" status_is .statePersisted false
 check "the route is withdrawn all the same" io_wait 5 no_route
 stop_agent
 check "nothing was written under the read-only mount" [ ! -e "$STATE/drained" ]
+
+# 4b. A full state directory (a tiny tmpfs over it, filled, in the agent's own mount namespace).
+start_agent unshare -m --propagation private sh -c "mount -t tmpfs -o size=16k hstate-full '$STATE' && { head -c 1M /dev/zero >'$STATE/fill'; exec \"\$@\"; }" full
+check "full state: the route reaches BIRD" io_wait 20 has_route
+out=$(ctl drain 2>&1)
+code=$?
+check "drain on a full state directory exits non-zero (status $code)" [ "$code" != 0 ]
+check "and says why: $out" grep -q "NOT persisted.*No space left on device" <<<"$out"
+check "status: not persisted" status_is .statePersisted false
+check "the route is withdrawn all the same" io_wait 5 no_route
+stop_agent
 
 # 5. A corrupt drained file keeps the host drained after a restart, and its content is not logged.
 printf '*\nhunter2\377\n' >"$STATE/drained"
@@ -132,7 +143,7 @@ start_agent
 check "corrupt drained: session up" io_wait 20 established
 check "corrupt drained: the host stays drained" status_is .hostDrained true
 check "corrupt drained: no route at BIRD" withdrawn_at_bird
-check "corrupt drained: status says not persisted" status_is .state.persisted false
+check "corrupt drained: status says not persisted" status_is .statePersisted false
 check "corrupt drained: logged with the reason" grep -q "drain state unreadable: $STATE/drained: not valid UTF-8" "$LOG"
 check "corrupt drained: the content is not logged" sh -c "! grep -q hunter2 '$LOG'"
 stop_agent
@@ -151,7 +162,7 @@ check "undrain replaces the link" ctl undrain
 check "the link's target is unchanged" grep -q secretuser "$IO_ROOT/passwd-copy"
 check "drained is now a regular empty file" sh -c "[ -f '$STATE/drained' ] && [ ! -L '$STATE/drained' ] && [ ! -s '$STATE/drained' ]"
 check "the route is back" io_wait 5 has_route
-check "status: persisted again" status_is .state.persisted true
+check "status: persisted again" status_is .statePersisted true
 
 # 7. A second agent with the same configuration is refused, naming the first; the first keeps its socket.
 second=$(ip netns exec "$host" timeout 10 "$BIN" reconcile -c "$CONF" 2>&1)
