@@ -27,11 +27,24 @@ public struct CheckStatus: Sendable, Equatable {
     public var failures: Int
     /// The reason text of the most recent failed run, kept after later successes (why did it flap?).
     public var lastFailure: String?
+    /// Runs that took at most each of `durationBucketBounds`, cumulative (a Prometheus histogram's buckets;
+    /// `runs` is the +Inf bucket).
+    public var durationCounts: [Int]
+    /// The time all `runs` took together.
+    public var durationSum: Duration
+
+    /// The upper bounds of the run-time histogram's buckets.
+    public static let durationBucketBounds: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+        .seconds(10),
+    ]
 
     /// A status as `snapshot()` and `events` report it; public for tests and renderers.
     public init(
         description: String, isUp: Bool, successesInRow: Int, failuresInRow: Int, lastResult: String?,
-        lastDuration: Duration?, runs: Int = 0, failures: Int = 0, lastFailure: String? = nil
+        lastDuration: Duration?, runs: Int = 0, failures: Int = 0, lastFailure: String? = nil,
+        durationCounts: [Int]? = nil, durationSum: Duration = .zero
     ) {
         self.description = description
         self.isUp = isUp
@@ -42,6 +55,8 @@ public struct CheckStatus: Sendable, Equatable {
         self.runs = runs
         self.failures = failures
         self.lastFailure = lastFailure
+        self.durationCounts = durationCounts ?? Array(repeating: 0, count: Self.durationBucketBounds.count)
+        self.durationSum = durationSum
     }
 }
 
@@ -87,12 +102,15 @@ public final class HealthMonitor: Sendable {
         var runs = 0
         var failures = 0
         var lastFailure: String?
+        var durationCounts = Array(repeating: 0, count: CheckStatus.durationBucketBounds.count)
+        var durationSum = Duration.zero
 
         var status: CheckStatus {
             CheckStatus(
                 description: check.description, isUp: riseFall.isUp, successesInRow: riseFall.successesInRow,
                 failuresInRow: riseFall.failuresInRow, lastResult: riseFall.lastResult, lastDuration: lastDuration,
-                runs: runs, failures: failures, lastFailure: lastFailure)
+                runs: runs, failures: failures, lastFailure: lastFailure, durationCounts: durationCounts,
+                durationSum: durationSum)
         }
     }
 
@@ -230,6 +248,10 @@ public final class HealthMonitor: Sendable {
                 success: result.success, detail: result.detail)
             state.services[serviceIndex].checks[checkIndex].lastDuration = result.duration
             state.services[serviceIndex].checks[checkIndex].runs += 1
+            state.services[serviceIndex].checks[checkIndex].durationSum += result.duration
+            for (bucket, bound) in CheckStatus.durationBucketBounds.enumerated() where result.duration <= bound {
+                state.services[serviceIndex].checks[checkIndex].durationCounts[bucket] += 1
+            }
             if !result.success {
                 state.services[serviceIndex].checks[checkIndex].failures += 1
                 state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail

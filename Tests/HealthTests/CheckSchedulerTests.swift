@@ -81,3 +81,27 @@ struct CheckSchedulerTests {
                 + "shorter timeouts")
     }
 }
+
+struct CheckCounterTests {
+    @Test func runsFailuresLastFailureAndDurationHistogram() async {
+        let monitor = HealthMonitor()
+        defer { monitor.stop() }
+        let failing = CheckConfig(
+            kind: .exec(command: ["/bin/sh", "-c", "echo broken; exit 3"]), interval: .milliseconds(20),
+            timeout: .milliseconds(15), rise: 1, fall: 1)
+        monitor.update(services: [(name: "s", checks: [failing], defaultDNSServer: nil)])
+        #expect(await waitUntil(seconds: 10) { (monitor.snapshot().first?.checks.first?.runs ?? 0) >= 3 })
+        guard let check = monitor.snapshot().first?.checks.first else {
+            Issue.record("no check in the snapshot")
+            return
+        }
+        #expect(check.failures == check.runs)
+        #expect(check.lastFailure == "exit 3: broken")
+        #expect(check.durationCounts.count == CheckStatus.durationBucketBounds.count)
+        // Cumulative buckets: never decreasing, and the 10 s bucket holds every run (the timeout is 15 ms).
+        #expect(zip(check.durationCounts, check.durationCounts.dropFirst()).allSatisfy { $0 <= $1 })
+        #expect(check.durationCounts.last == check.runs)
+        #expect(check.durationSum > .zero)
+        #expect(check.durationSum >= (check.lastDuration ?? .zero))
+    }
+}
