@@ -48,21 +48,25 @@ exit 0
 SH
 chmod 755 "$IO_ROOT/orphans.sh"
 
-{
-    echo '{'
-    echo '  "interface": { "name": "lo", "kind": "existing" },'
-    echo '  "stateDirectory": "'"$IO_ROOT"'/state",'
-    echo '  "control": { "socket": "'"$IO_ROOT"'/anycastd.sock" },'
-    echo '  "services": ['
-    for i in $(seq 0 $((SERVICES - 1))); do
-        printf '    { "name": "s%d", "prefixes": ["10.97.%d.%d/32"], "checks": [ { "exec": { "command": ["/bin/true"] }, "interval": "100ms", "timeout": "50ms", "rise": 2 } ] },\n' \
-            "$i" $((i / 250)) $((i % 250 + 1))
-    done
-    printf '    { "name": "orphans", "prefixes": ["10.97.9.1/32"], "checks": [ { "exec": { "command": ["%s", "%s"] }, "interval": "500ms", "timeout": "400ms", "rise": 1 } ] }\n' \
-        "$IO_ROOT/orphans.sh" "$IO_ROOT/orphans.pids"
-    echo '  ]'
-    echo '}'
-} >"$IO_ROOT/anycastd.json"
+write_config() { # write_config SERVICE_NAME_PREFIX: 500 services named PREFIX0.., and "orphans"
+    {
+        echo '{'
+        echo '  "interface": { "name": "lo", "kind": "existing" },'
+        echo '  "stateDirectory": "'"$IO_ROOT"'/state",'
+        echo '  "control": { "socket": "'"$IO_ROOT"'/anycastd.sock" },'
+        echo '  "services": ['
+        for i in $(seq 0 $((SERVICES - 1))); do
+            printf '    { "name": "%s%d", "prefixes": ["10.97.%d.%d/32"], "checks": [ { "exec": { "command": ["/bin/true"] }, "interval": "100ms", "timeout": "50ms", "rise": 2 } ] },\n' \
+                "$1" "$i" $((i / 250)) $((i % 250 + 1))
+        done
+        printf '    { "name": "orphans", "prefixes": ["10.97.9.1/32"], "checks": [ { "exec": { "command": ["%s", "%s"] }, "interval": "500ms", "timeout": "400ms", "rise": 1 } ] }\n' \
+            "$IO_ROOT/orphans.sh" "$IO_ROOT/orphans.pids"
+        echo '  ]'
+        echo '}'
+    } >"$IO_ROOT/new.json"
+    mv "$IO_ROOT/new.json" "$IO_ROOT/anycastd.json"
+}
+write_config s
 
 # 1. `check` accepts the file and warns, with the position of the services key, that 501 checks hanging
 #    until their timeouts would need more workers than there are.
@@ -122,7 +126,19 @@ check "the helpers of the first 3 runs are gone: $first" io_wait 3 gone
 stray=$(for p in $first; do kill -0 "$p" 2>/dev/null && cat "/proc/$p/stat"; done)
 [ -n "$stray" ] && echo "# left behind: $stray"
 
-# 5. A clean stop within a second or two, leaving no check process behind.
+# 5. A reload that replaces all 500 services (500 checks removed, 500 new ones started at once).
+write_config t
+named_t() { [ "$(status_json | jq '[.services[] | select(.healthy and (.name | startswith("t")))] | length')" = $SERVICES ]; }
+start_ns=$(date +%s%N)
+if io_wait 30 named_t; then
+    ok "after a reload replacing every service, all $SERVICES new ones healthy in $((($(date +%s%N) - start_ns) / 1000000)) ms"
+else
+    not_ok "after a reload replacing every service, all $SERVICES healthy (log: $(tail -3 "$IO_ROOT/anycastd.log" | tr '\n' ' '))"
+fi
+check "threads still bounded after the reload: $(threads)" [ "$(threads)" -le $MAX_THREADS ]
+check "descriptors still bounded after the reload: $(fds)" [ "$(fds)" -le $MAX_FDS ]
+
+# 6. A clean stop within a second or two, leaving no check process behind.
 kill -TERM "$pid"
 stopped() { ! kill -0 "$pid" 2>/dev/null; }
 check "the agent stops on SIGTERM" io_wait 10 stopped
