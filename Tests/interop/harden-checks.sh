@@ -85,6 +85,8 @@ io_track_pid $pid
 status_json() { "$BIN" status --socket "$IO_ROOT/anycastd.sock" --json 2>/dev/null; }
 healthy_count() { status_json | jq '[.services[] | select(.healthy)] | length' 2>/dev/null; }
 all_healthy() { [ "$(healthy_count)" = $((SERVICES + 1)) ]; }
+answers() { status_json >/dev/null; }
+io_wait 30 answers && echo "# the control socket answered $((($(date +%s%N) - start_ns) / 1000000)) ms after start"
 if io_wait 30 all_healthy; then
     ms=$((($(date +%s%N) - start_ns) / 1000000))
     ok "all $((SERVICES + 1)) services healthy ${ms} ms after start"
