@@ -58,8 +58,9 @@ let package = Package(
             swiftSettings: strict
         ),
         // Health checks (DNS, TCP, exec) and the rise/fall state machine; plain sockets and posix_spawn on one
-        // thread per check, so no NIO.
-        .target(name: "Health", dependencies: ["Config", "NetAddress", "CProcess"], swiftSettings: strict),
+        // scheduler thread and a small fixed pool of workers (Runtime.PollThread), so no NIO.
+        .target(
+            name: "Health", dependencies: ["Config", "NetAddress", "CProcess", "Runtime"], swiftSettings: strict),
         // Benchmark: DNS check CPU cost and failure-detection latency against dnsmasq (Tests/bench/health-cpu.sh).
         .executableTarget(
             name: "health-bench", dependencies: ["Health", "Config", "NetAddress"], swiftSettings: strict),
@@ -85,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "anycastd",
             dependencies: [
-                "Daemon", "Config",
+                "Daemon", "Config", "Health",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -128,7 +129,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress", "CProcess"]),
+        .testTarget(name: "HealthTests", dependencies: ["Health", "Config", "NetAddress", "CProcess", "Runtime"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "NetlinkTypes", "Config", "NetAddress"]),
         .testTarget(
             name: "AgentCoreTests", dependencies: ["AgentCore", "Config", "NetAddress", "NetlinkTypes", "Reconciler"]),

@@ -25,3 +25,11 @@ int acd_raise_ambient_capability(int cap) {
     if (syscall(SYS_capset, &header, data) != 0) return -1;
     return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
 }
+
+int acd_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int acd_is_child_subreaper(void) {
+    int value = 0;
+    if (prctl(PR_GET_CHILD_SUBREAPER, &value, 0, 0, 0) != 0) return -1;
+    return value;
+}

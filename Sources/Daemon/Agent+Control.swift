@@ -31,7 +31,12 @@ extension Agent {
             let checks = (health[service.name]?.checks ?? []).map {
                 CheckReport(
                     check: $0.description, up: $0.isUp, successes: $0.successesInRow, failures: $0.failuresInRow,
-                    lastResult: $0.lastResult ?? "no result yet")
+                    lastResult: $0.lastResult ?? "no result yet", runs: $0.runs, failuresTotal: $0.failures,
+                    lastFailure: $0.lastFailure, lastDurationSeconds: $0.lastDuration.map(\.secondsValue),
+                    durationBuckets: zip(CheckStatus.durationBucketBounds, $0.durationCounts).map {
+                        DurationBucket(le: $0.secondsValue, count: $1)
+                    },
+                    durationSumSeconds: $0.durationSum.secondsValue)
             }
             let prefixes = service.prefixes.map { prefix in
                 PrefixReport(
@@ -87,5 +92,12 @@ extension ServicePhase {
         case .gracefulShutdown: "gracefulShutdown"
         case .withdrawn: "withdrawn"
         }
+    }
+}
+
+extension Duration {
+    /// Seconds as a Double, for status and metrics.
+    fileprivate var secondsValue: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -90,6 +90,37 @@ extension StatusSnapshot {
                 out.sample("anycastd_check_up", ["service": service.name, "check": check.check], check.up ? 1 : 0)
             }
         }
+        out.family("anycastd_check_runs_total", .counter, "Health check runs since the check started or changed.")
+        for service in services {
+            for check in service.checks {
+                out.sample(
+                    "anycastd_check_runs_total", ["service": service.name, "check": check.check], Double(check.runs))
+            }
+        }
+        out.family(
+            "anycastd_check_failures_total", .counter, "Failed health check runs since the check started or changed.")
+        for service in services {
+            for check in service.checks {
+                out.sample(
+                    "anycastd_check_failures_total", ["service": service.name, "check": check.check],
+                    Double(check.failuresTotal))
+            }
+        }
+        out.family("anycastd_check_duration_seconds", .histogram, "How long health check runs took.")
+        for service in services {
+            for check in service.checks {
+                let labels = ["service": service.name, "check": check.check]
+                for bucket in check.durationBuckets {
+                    out.sample(
+                        "anycastd_check_duration_seconds_bucket",
+                        labels.merging(["le": PrometheusWriter.format(bucket.le)]) { $1 }, Double(bucket.count))
+                }
+                out.sample(
+                    "anycastd_check_duration_seconds_bucket", labels.merging(["le": "+Inf"]) { $1 }, Double(check.runs))
+                out.sample("anycastd_check_duration_seconds_sum", labels, check.durationSumSeconds)
+                out.sample("anycastd_check_duration_seconds_count", labels, Double(check.runs))
+            }
+        }
         out.family("anycastd_prefix_address_present", .gauge, "1 when the prefix's address is on the interface.")
         for service in services {
             for prefix in service.prefixes {
@@ -127,7 +158,7 @@ extension PeerReport {
 /// Builds the exposition text.
 struct PrometheusWriter {
     enum Kind: String {
-        case gauge, counter
+        case gauge, counter, histogram
     }
 
     private(set) var text = ""

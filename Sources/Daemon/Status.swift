@@ -77,9 +77,26 @@ public struct PeerReport: Codable, Sendable, Equatable {
 public struct CheckReport: Codable, Sendable, Equatable {
     public var check: String
     public var up: Bool
+    /// Successes in a row.
     public var successes: Int
+    /// Failures in a row.
     public var failures: Int
     public var lastResult: String
+    /// Runs since the check started (or last changed), and how many of them failed.
+    public var runs: Int = 0
+    public var failuresTotal: Int = 0
+    /// The reason of the most recent failed run, kept after later successes.
+    public var lastFailure: String? = nil
+    public var lastDurationSeconds: Double? = nil
+    /// The run-time histogram: cumulative run counts for each upper bound in seconds, and the sum.
+    public var durationBuckets: [DurationBucket] = []
+    public var durationSumSeconds: Double = 0
+}
+
+/// One bucket of a run-time histogram: runs that took at most `le` seconds.
+public struct DurationBucket: Codable, Sendable, Equatable {
+    public var le: Double
+    public var count: Int
 }
 
 public struct PrefixReport: Codable, Sendable, Equatable {

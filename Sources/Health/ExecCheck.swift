@@ -1,6 +1,8 @@
 // The exec check: runs a program without a shell (posix_spawnp) in its own process group; exit 0 is up.
-// On timeout the whole group gets SIGKILL; the child is always reaped, so no zombies and no stray helpers
-// (a check script's own children die with it). Output is kept to its first bytes for the result text.
+// On timeout the whole group gets SIGKILL; the child is always reaped, so no zombies. A check script's own
+// children die with its group; helpers that leave the group (setsid, a double fork into a new group) are
+// re-parented to the agent, a child subreaper, and ended by CheckProcesses' sweep (see there for the one
+// limit). Output is kept to its first bytes for the result text.
 // Check programs never inherit the agent's capabilities: the ambient set (how systemd's
 // AmbientCapabilities= reaches a non-root agent) is emptied before each one starts.
 import CProcess
@@ -30,13 +32,17 @@ struct ExecCheck: Sendable {
         // The agent keeps its own capabilities; only what a child would inherit is dropped. On kernels
         // before 4.3 this fails with EINVAL, and there is no ambient set to inherit either.
         _ = acd_clear_ambient_capabilities()
-        let spawned = spawn(program: program, stdoutFD: writeFD)
+        let (spawned, tag) = CheckProcesses.shared.spawn { tag in
+            spawn(program: program, stdoutFD: writeFD, tag: tag)
+        }
         close(writeFD)
         let pid: pid_t
         switch spawned {
         case .success(let value): pid = value
         case .failure(let failure): return (false, "cannot run \(program): \(errorText(failure.code))")
         }
+        // Runs after the leader is reaped on every path below: its leftovers become strays for the sweep.
+        defer { CheckProcesses.shared.finished(pid: pid, tag: tag) }
 
         var output = OutputPrefix()
         let exitWatch = ExitWatch(pid: pid, usePidfd: usePidfd)
@@ -48,8 +54,7 @@ struct ExecCheck: Sendable {
                 killAndReap(pid)
                 return (false, "cancelled")
             }
-            let timeoutMs = pollTimeout(until: deadline)
-            if timeoutMs == 0 {
+            if monotonicNanos() >= deadline {
                 killAndReap(pid)
                 output.drain(readFD)
                 let text = output.firstLine.map { ": " + $0 } ?? ""
@@ -58,13 +63,12 @@ struct ExecCheck: Sendable {
             var entries = [
                 pollfd(fd: outputOpen ? readFD : -1, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: exitWatch.fd, events: Int16(POLLIN), revents: 0),
-                cancel?.pollEntry ?? pollfd(fd: -1, events: 0, revents: 0),
             ]
-            let ready = poll(&entries, 3, exitWatch.fd >= 0 ? timeoutMs : min(timeoutMs, 10))
-            if ready < 0 && errno != EINTR {
-                let code = errno
+            // Without a pidfd the exit is polled for every 10 ms.
+            let until = exitWatch.fd >= 0 ? deadline : min(deadline, monotonicNanos() + 10_000_000)
+            if !waitReady(&entries, until: until, cancel: cancel) {
                 killAndReap(pid)
-                return (false, "poll: \(errorText(code))")
+                return (false, "cancelled")
             }
             if entries[0].revents != 0 { outputOpen = output.drain(readFD) }
             if exitWatch.fd < 0 || entries[1].revents != 0 {
@@ -96,8 +100,9 @@ struct ExecCheck: Sendable {
     }
 
     /// Starts the program with stdin from /dev/null, stdout and stderr into `stdoutFD`, default signal
-    /// dispositions and an empty signal mask (the daemon blocks or ignores some), in a new process group.
-    private func spawn(program: String, stdoutFD: Int32) -> Result<pid_t, SystemCallFailure> {
+    /// dispositions and an empty signal mask (the daemon blocks or ignores some), in a new process group, with
+    /// the run's tag (ANYCASTD_CHECK=N) added to the agent's environment.
+    private func spawn(program: String, stdoutFD: Int32, tag: UInt64) -> Result<pid_t, SystemCallFailure> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -124,8 +129,17 @@ struct ExecCheck: Sendable {
         var argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) }
         argv.append(nil)
         defer { argv.forEach { free($0) } }
+        var environment: [UnsafeMutablePointer<CChar>?] = [strdup("\(checkTagVariable)=\(tag)")]
+        defer { free(environment[0]) }
+        let tagPrefix = Array("\(checkTagVariable)=".utf8CString.dropLast())
+        var entry = environ
+        while let variable = entry.pointee {
+            if strncmp(variable, tagPrefix, tagPrefix.count) != 0 { environment.append(variable) }
+            entry += 1
+        }
+        environment.append(nil)
         var pid: pid_t = 0
-        let result = posix_spawnp(&pid, program, &actions, &attributes, argv, environ)
+        let result = posix_spawnp(&pid, program, &actions, &attributes, argv, environment)
         return result == 0 ? .success(pid) : .failure(SystemCallFailure(call: "posix_spawnp", code: result))
     }
 

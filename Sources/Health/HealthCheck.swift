@@ -1,5 +1,5 @@
 // One configured check, ready to run: turns a CheckConfig (Config module) into the DNS, TCP or exec check
-// and runs it once, bounded by its timeout. CheckRunner calls it on every tick; tools may call it directly.
+// and runs it once, bounded by its timeout. CheckScheduler runs it on a worker on every tick; tools may call it directly.
 import Config
 import NetAddress
 

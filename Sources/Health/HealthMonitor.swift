@@ -1,8 +1,10 @@
-// Runs every service's checks on their intervals (one CheckRunner thread per check), feeds each result to
-// the check's RiseFall, and derives the service state: up when all its checks are up, or it has none.
+// Runs every service's checks on their intervals (one CheckScheduler: a scheduler thread and a small pool of
+// workers, however many checks), feeds each result to the check's RiseFall, and derives the service state:
+// up when all its checks are up, or it has none.
 // The Daemon actor consumes `events` and re-evaluates the announcement rule on each one.
 import Config
 import NetAddress
+import Runtime
 import Synchronization
 
 /// The state of one running check, as shown by `anycastd status`.
@@ -25,11 +27,24 @@ public struct CheckStatus: Sendable, Equatable {
     public var failures: Int
     /// The reason text of the most recent failed run, kept after later successes (why did it flap?).
     public var lastFailure: String?
+    /// Runs that took at most each of `durationBucketBounds`, cumulative (a Prometheus histogram's buckets;
+    /// `runs` is the +Inf bucket).
+    public var durationCounts: [Int]
+    /// The time all `runs` took together.
+    public var durationSum: Duration
+
+    /// The upper bounds of the run-time histogram's buckets.
+    public static let durationBucketBounds: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+        .seconds(10),
+    ]
 
     /// A status as `snapshot()` and `events` report it; public for tests and renderers.
     public init(
         description: String, isUp: Bool, successesInRow: Int, failuresInRow: Int, lastResult: String?,
-        lastDuration: Duration?, runs: Int = 0, failures: Int = 0, lastFailure: String? = nil
+        lastDuration: Duration?, runs: Int = 0, failures: Int = 0, lastFailure: String? = nil,
+        durationCounts: [Int]? = nil, durationSum: Duration = .zero
     ) {
         self.description = description
         self.isUp = isUp
@@ -40,6 +55,8 @@ public struct CheckStatus: Sendable, Equatable {
         self.runs = runs
         self.failures = failures
         self.lastFailure = lastFailure
+        self.durationCounts = durationCounts ?? Array(repeating: 0, count: Self.durationBucketBounds.count)
+        self.durationSum = durationSum
     }
 }
 
@@ -75,21 +92,25 @@ public final class HealthMonitor: Sendable {
     public let events: AsyncStream<ServiceHealth>
     private let continuation: AsyncStream<ServiceHealth>.Continuation
     private let state = Mutex(State())
+    private let scheduler: Result<CheckScheduler, RuntimeError>
 
     private struct RunningCheck {
         let id: Int
-        let runner: CheckRunner
+        let check: HealthCheck
         var riseFall: RiseFall
         var lastDuration: Duration?
         var runs = 0
         var failures = 0
         var lastFailure: String?
+        var durationCounts = Array(repeating: 0, count: CheckStatus.durationBucketBounds.count)
+        var durationSum = Duration.zero
 
         var status: CheckStatus {
             CheckStatus(
-                description: runner.check.description, isUp: riseFall.isUp, successesInRow: riseFall.successesInRow,
+                description: check.description, isUp: riseFall.isUp, successesInRow: riseFall.successesInRow,
                 failuresInRow: riseFall.failuresInRow, lastResult: riseFall.lastResult, lastDuration: lastDuration,
-                runs: runs, failures: failures, lastFailure: lastFailure)
+                runs: runs, failures: failures, lastFailure: lastFailure, durationCounts: durationCounts,
+                durationSum: durationSum)
         }
     }
 
@@ -105,13 +126,38 @@ public final class HealthMonitor: Sendable {
 
     private struct State {
         var services: [Service] = []
+        /// Where each check id is in `services`, so a result finds its check without a scan.
+        var index: [Int: (service: Int, check: Int)] = [:]
         var nextID = 0
         var stopped = false
     }
 
-    /// Creates an idle monitor; checks start with the first `update(services:)`.
-    public init() {
+    /// Creates an idle monitor (its scheduler thread waits); checks start with the first `update(services:)`.
+    /// `workers` bounds how many checks run at the same time.
+    public init(workers: Int = HealthMonitor.defaultWorkers) {
         (events, continuation) = AsyncStream.makeStream(of: ServiceHealth.self, bufferingPolicy: .unbounded)
+        do throws(RuntimeError) {
+            scheduler = .success(try CheckScheduler(workerLimit: workers))
+        } catch {
+            scheduler = .failure(error)
+        }
+    }
+
+    /// How many checks run at the same time at most (the worker threads of the scheduler).
+    public static let defaultWorkers = CheckScheduler.defaultWorkerLimit
+
+    /// Makes this process a child subreaper, so that helpers an exec check leaves behind in another process
+    /// group or session (setsid, double fork) are re-parented to it and killed and reaped after the check
+    /// ends. Call once, early, in the agent: it assumes the process has no children other than checks
+    /// (`ownsAllChildren`). Returns the errno text on failure (then only the process group is killed).
+    public static func adoptCheckOrphans(ownsAllChildren: Bool = true) -> String? {
+        CheckProcesses.shared.adopt(ownsAllChildren: ownsAllChildren).map(errorText)
+    }
+
+    /// A sentence for `anycastd check` when the checks cannot all run at their interval with the workers
+    /// (the sum over checks of timeout/interval exceeds them); nil when they can.
+    public static func capacityWarning(checks: [CheckConfig], workers: Int = defaultWorkers) -> String? {
+        CheckScheduler.capacityWarning(checks: checks, workers: workers)
     }
 
     deinit { stop() }
@@ -121,8 +167,8 @@ public final class HealthMonitor: Sendable {
     /// state and counters; changed and new checks start down and run at once; checks and services no longer
     /// listed are stopped (an exec check's process group is killed). Returns after removed checks stopped.
     public func update(services: [(name: String, checks: [CheckConfig], defaultDNSServer: IPAddress?)]) {
-        var toStart: [CheckRunner] = []
-        var toStop: [CheckRunner] = []
+        var toStart: [ScheduledCheck] = []
+        var toStop: [Int] = []
         state.withLock { state in
             guard !state.stopped else { return }
             var previous: [String: Service] = [:]
@@ -135,32 +181,47 @@ public final class HealthMonitor: Sendable {
                 for config in spec.checks {
                     let check = HealthCheck(config: config, defaultDNSServer: spec.defaultDNSServer)
                     if let index = pool.firstIndex(where: {
-                        $0.runner.check.config == config && $0.runner.check.dnsServer == check.dnsServer
+                        $0.check.config == config && $0.check.dnsServer == check.dnsServer
                     }) {
                         checks.append(pool.remove(at: index))
                         continue
                     }
                     let id = state.nextID
                     state.nextID += 1
-                    let runner = CheckRunner(check: check) { [weak self] result in
-                        self?.record(id: id, result: result)
-                    }
-                    toStart.append(runner)
+                    toStart.append(
+                        ScheduledCheck(id: id, check: check) { [weak self] result in
+                            self?.record(id: id, result: result)
+                        })
                     checks.append(
-                        RunningCheck(id: id, runner: runner, riseFall: RiseFall(rise: config.rise, fall: config.fall)))
+                        RunningCheck(id: id, check: check, riseFall: RiseFall(rise: config.rise, fall: config.fall)))
                 }
-                toStop += pool.map(\.runner)
+                toStop += pool.map(\.id)
                 var service = Service(name: spec.name, checks: checks, reportedUp: false)
                 service.reportedUp = service.isUp
                 if old == nil || old?.reportedUp != service.reportedUp { continuation.yield(service.health) }
                 updated.append(service)
             }
-            toStop += previous.values.flatMap { $0.checks.map(\.runner) }
+            toStop += previous.values.flatMap { $0.checks.map(\.id) }
             state.services = updated
+            state.index = [:]
+            for (serviceIndex, service) in updated.enumerated() {
+                for (checkIndex, check) in service.checks.enumerated() {
+                    state.index[check.id] = (serviceIndex, checkIndex)
+                }
+            }
         }
-        for runner in toStop { runner.stop() }
-        for runner in toStop { runner.join() }
-        for runner in toStart { runner.start() }
+        switch scheduler {
+        case .success(let scheduler):
+            scheduler.remove(ids: toStop)
+            scheduler.add(toStart)
+        case .failure(let error):
+            // No thread for checks: each reports the reason once, so it shows in status, and stays down.
+            for check in toStart {
+                record(
+                    id: check.id,
+                    result: CheckResult(success: false, detail: "cannot run checks: \(error)", duration: .zero))
+            }
+        }
     }
 
     /// The current state of every service, in the order last given to `update`.
@@ -168,40 +229,37 @@ public final class HealthMonitor: Sendable {
         state.withLock { $0.services.map(\.health) }
     }
 
-    /// Stops every check (killing running exec checks), waits for their threads and finishes `events`.
-    /// The last states stay readable through `snapshot()`. Idempotent.
+    /// Stops every check (killing running exec checks), waits for the scheduler's threads and finishes
+    /// `events`. The last states stay readable through `snapshot()`. Idempotent.
     public func stop() {
-        let runners = state.withLock { state -> [CheckRunner] in
-            guard !state.stopped else { return [] }
-            state.stopped = true
-            return state.services.flatMap { $0.checks.map(\.runner) }
+        let first = state.withLock { state -> Bool in
+            defer { state.stopped = true }
+            return !state.stopped
         }
-        for runner in runners { runner.stop() }
-        for runner in runners { runner.join() }
+        guard first else { return }
+        if case .success(let scheduler) = scheduler { scheduler.stop() }
         continuation.finish()
     }
 
     private func record(id: Int, result: CheckResult) {
         state.withLock { state in
-            guard !state.stopped else { return }
-            for serviceIndex in state.services.indices {
-                guard let checkIndex = state.services[serviceIndex].checks.firstIndex(where: { $0.id == id }) else {
-                    continue
-                }
-                state.services[serviceIndex].checks[checkIndex].riseFall.record(
-                    success: result.success, detail: result.detail)
-                state.services[serviceIndex].checks[checkIndex].lastDuration = result.duration
-                state.services[serviceIndex].checks[checkIndex].runs += 1
-                if !result.success {
-                    state.services[serviceIndex].checks[checkIndex].failures += 1
-                    state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail
-                }
-                let service = state.services[serviceIndex]
-                if service.isUp != service.reportedUp {
-                    state.services[serviceIndex].reportedUp = service.isUp
-                    continuation.yield(service.health)
-                }
-                return
+            guard !state.stopped, let (serviceIndex, checkIndex) = state.index[id] else { return }
+            state.services[serviceIndex].checks[checkIndex].riseFall.record(
+                success: result.success, detail: result.detail)
+            state.services[serviceIndex].checks[checkIndex].lastDuration = result.duration
+            state.services[serviceIndex].checks[checkIndex].runs += 1
+            state.services[serviceIndex].checks[checkIndex].durationSum += result.duration
+            for (bucket, bound) in CheckStatus.durationBucketBounds.enumerated() where result.duration <= bound {
+                state.services[serviceIndex].checks[checkIndex].durationCounts[bucket] += 1
+            }
+            if !result.success {
+                state.services[serviceIndex].checks[checkIndex].failures += 1
+                state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail
+            }
+            let service = state.services[serviceIndex]
+            if service.isUp != service.reportedUp {
+                state.services[serviceIndex].reportedUp = service.isUp
+                continuation.yield(service.health)
             }
         }
     }

@@ -1,5 +1,7 @@
-// Time and waiting for the check threads: a monotonic clock in nanoseconds, and a cancel signal (a pipe)
-// that every poll(2) of a running check includes, so stopping a check interrupts it at once.
+// Time and waiting for the check runs: a monotonic clock in nanoseconds, and a cancel signal whose wake-up
+// (the worker's PollThread wake, or a pipe) every poll(2) of a running check includes, so stopping a check
+// interrupts it at once.
+import Runtime
 import Synchronization
 
 #if canImport(Glibc)
@@ -54,26 +56,46 @@ enum Readiness {
 func wait(for fd: Int32, events: Int16, until deadline: Int64, cancel: CancelSignal?) -> Readiness {
     while true {
         var entries = [pollfd(fd: fd, events: events, revents: 0)]
-        if let cancel { entries.append(cancel.pollEntry) }
-        let timeoutMs = pollTimeout(until: deadline)
-        let ready = timeoutMs == 0 ? 0 : poll(&entries, nfds_t(entries.count), timeoutMs)
-        if cancel?.isFired == true { return .cancelled }
-        if ready < 0 && errno == EINTR { continue }
-        if ready > 0 && entries[0].revents != 0 { return .ready }
-        if monotonicNanos() < deadline && ready >= 0 { continue }
-        return .timedOut
+        guard waitReady(&entries, until: deadline, cancel: cancel) else { return .cancelled }
+        if entries[0].revents != 0 { return .ready }
+        if monotonicNanos() >= deadline { return .timedOut }
     }
 }
 
-/// A one-shot cancel flag that a poll(2) can wait on: once fired, its read end stays readable.
-/// If no pipe can be had (descriptors exhausted), waits still end at their deadlines; only the early
-/// wake-up is lost.
+/// One poll(2) of `entries` (their `revents` filled in) that also ends when the check is cancelled.
+/// Returns false when cancelled; true when something is ready, the deadline passed, or the wait woke early
+/// (EINTR, a stale wake-up): callers loop until their own deadline.
+func waitReady(_ entries: inout [pollfd], until deadline: Int64, cancel: CancelSignal?) -> Bool {
+    guard let cancel else {
+        for index in entries.indices { entries[index].revents = 0 }
+        _ = poll(&entries, nfds_t(entries.count), pollTimeout(until: deadline))
+        return true
+    }
+    return cancel.wait(&entries, until: deadline)
+}
+
+/// Cancels one check run: a flag, and a wake-up for the thread the run waits on.
+///
+/// A run on a scheduler worker uses that worker's PollThread: firing sets the flag and wakes the worker,
+/// whose waits all include its wake descriptor, so the run ends at once and no descriptor is spent per
+/// check. A standalone signal (tools, tests) owns a pipe instead. If no pipe can be had (descriptors
+/// exhausted), waits still end at their deadlines; only the early wake-up is lost.
 final class CancelSignal: Sendable {
+    private let fired = Atomic<Bool>(false)
+    private let thread: PollThread?
     private let readFD: Int32
     private let writeFD: Int32
-    private let fired = Atomic<Bool>(false)
 
+    /// A signal that interrupts waits made on `thread` (a scheduler worker running the check).
+    init(thread: PollThread) {
+        self.thread = thread
+        readFD = -1
+        writeFD = -1
+    }
+
+    /// A standalone signal with its own pipe.
     init() {
+        thread = nil
         let fds = makePipe()
         readFD = fds?.read ?? -1
         writeFD = fds?.write ?? -1
@@ -88,22 +110,36 @@ final class CancelSignal: Sendable {
     /// Wakes every current and future wait. Safe to call more than once and from any thread.
     func fire() {
         if fired.exchange(true, ordering: .sequentiallyConsistent) { return }
-        var byte: UInt8 = 1
-        _ = write(writeFD, &byte, 1)
+        if let thread {
+            thread.wake()
+        } else {
+            var byte: UInt8 = 1
+            _ = write(writeFD, &byte, 1)
+        }
     }
 
-    var isFired: Bool { fired.load(ordering: .sequentiallyConsistent) }
+    /// True once fired, or once the worker thread the run is on is stopping.
+    var isFired: Bool { fired.load(ordering: .sequentiallyConsistent) || thread?.isStopping == true }
 
-    /// The pollfd to add to a wait set; readable once fired (poll ignores it if the pipe is missing).
-    var pollEntry: pollfd { pollfd(fd: readFD, events: Int16(POLLIN), revents: 0) }
+    /// Polls `entries` until one is ready, the deadline, or the signal fires; false when fired.
+    func wait(_ entries: inout [pollfd], until deadline: Int64) -> Bool {
+        if isFired { return false }
+        if let thread {
+            return thread.wait(&entries, until: deadline) && !isFired
+        }
+        for index in entries.indices { entries[index].revents = 0 }
+        entries.append(pollfd(fd: readFD, events: Int16(POLLIN), revents: 0))
+        defer { entries.removeLast() }
+        _ = poll(&entries, nfds_t(entries.count), pollTimeout(until: deadline))
+        return !isFired
+    }
 
     /// Sleeps until `deadline` (monotonic nanoseconds); returns false if cancelled first.
     func sleep(until deadline: Int64) -> Bool {
         while !isFired {
-            let timeout = pollTimeout(until: deadline)
-            if timeout == 0 { return true }
-            var entry = pollEntry
-            _ = poll(&entry, 1, timeout)
+            if pollTimeout(until: deadline) == 0 { return true }
+            var none: [pollfd] = []
+            _ = wait(&none, until: deadline)
         }
         return false
     }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Config
 import Daemon
 import FoundationEssentials
+import Health
 import Logging
 import NIOPosix
 
@@ -61,8 +62,15 @@ struct Reconcile: AsyncParsableCommand {
         StderrLogHandler.bootstrap(level: verbose ? .debug : .info)
         let logger = Logger(label: "anycastd")
         let agent: Agent
+        let daemon = !(once || dryRun)
+        // Helpers that exec checks leave behind outside their process group are re-parented to the agent,
+        // which kills and reaps them; the agent starts no other children.
+        if daemon, let failure = HealthMonitor.adoptCheckOrphans(ownsAllChildren: true) {
+            logger.warning(
+                "cannot become a child subreaper (\(failure)): exec check helpers that leave their process group outlive their check"
+            )
+        }
         do {
-            let daemon = !(once || dryRun)
             agent = try Agent(
                 options: AgentOptions(
                     configPath: options.config, resyncInterval: resyncInterval, linkKind: testLinkKind),
@@ -95,6 +103,12 @@ struct Check: ParsableCommand {
             print(
                 "\(path): ok (\(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers)"
             )
+            // A warning, not an error: the file is valid, but its checks cannot all keep their interval.
+            if let warning = HealthMonitor.capacityWarning(checks: state.services.flatMap(\.checks)) {
+                let bytes = (try? Data(contentsOf: URL(fileURLWithPath: path))).map { [UInt8]($0) } ?? []
+                let position = ConfigLoader.topLevelKeyPosition("services", in: bytes).map { "\($0):" } ?? ""
+                printError("\(path):\(position) services: warning: \(warning)\n")
+            }
         case .failure(let error):
             for diagnostic in error.diagnostics {
                 printError("\(diagnostic)\n")

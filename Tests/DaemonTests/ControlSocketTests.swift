@@ -23,7 +23,10 @@ func sampleStatus() -> StatusSnapshot {
                 name: "dns", healthy: true, drained: false,
                 checks: [
                     CheckReport(
-                        check: "dns 192.0.2.53:53 . SOA", up: true, successes: 4, failures: 0, lastResult: "NOERROR")
+                        check: "dns 192.0.2.53:53 . SOA", up: true, successes: 4, failures: 0, lastResult: "NOERROR",
+                        runs: 7, failuresTotal: 3, lastFailure: "no answer within 500 ms", lastDurationSeconds: 0.0004,
+                        durationBuckets: [DurationBucket(le: 0.001, count: 4), DurationBucket(le: 0.5, count: 6)],
+                        durationSumSeconds: 0.75)
                 ],
                 prefixes: [
                     PrefixReport(

@@ -11,6 +11,7 @@ import Testing
         var problems: [String] = []
         var described: Set<String> = []
         var typed: Set<String> = []
+        var histograms: Set<String> = []
         let sample =
             /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*",?)*\})? (-?[0-9.e+]+|NaN|[+-]Inf)$/
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
@@ -20,9 +21,15 @@ import Testing
             } else if line.hasPrefix("# TYPE ") {
                 let parts = line.split(separator: " ")
                 if !typed.insert(String(parts[2])).inserted { problems.append("TYPE twice: \(parts[2])") }
-                if !["gauge", "counter"].contains(parts[3]) { problems.append("bad type: \(line)") }
+                if !["gauge", "counter", "histogram"].contains(parts[3]) { problems.append("bad type: \(line)") }
+                if parts[3] == "histogram" { histograms.insert(String(parts[2])) }
             } else if let match = line.wholeMatch(of: sample) {
-                let name = String(match.1)
+                var name = String(match.1)
+                // A histogram's samples are NAME_bucket, NAME_sum and NAME_count.
+                for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) {
+                    let family = String(name.dropLast(suffix.count))
+                    if histograms.contains(family) { name = family }
+                }
                 if !described.contains(name) || !typed.contains(name) { problems.append("no HELP/TYPE: \(name)") }
             } else {
                 problems.append("not a sample: \(line)")
@@ -54,6 +61,13 @@ import Testing
             "anycastd_service_healthy{service=\"dns\"} 1",
             "anycastd_service_drained{service=\"dns\"} 0",
             "anycastd_check_up{check=\"dns 192.0.2.53:53 . SOA\",service=\"dns\"} 1",
+            "anycastd_check_runs_total{check=\"dns 192.0.2.53:53 . SOA\",service=\"dns\"} 7",
+            "anycastd_check_failures_total{check=\"dns 192.0.2.53:53 . SOA\",service=\"dns\"} 3",
+            "anycastd_check_duration_seconds_bucket{check=\"dns 192.0.2.53:53 . SOA\",le=\"0.001\",service=\"dns\"} 4",
+            "anycastd_check_duration_seconds_bucket{check=\"dns 192.0.2.53:53 . SOA\",le=\"0.5\",service=\"dns\"} 6",
+            "anycastd_check_duration_seconds_bucket{check=\"dns 192.0.2.53:53 . SOA\",le=\"+Inf\",service=\"dns\"} 7",
+            "anycastd_check_duration_seconds_sum{check=\"dns 192.0.2.53:53 . SOA\",service=\"dns\"} 0.75",
+            "anycastd_check_duration_seconds_count{check=\"dns 192.0.2.53:53 . SOA\",service=\"dns\"} 7",
             "anycastd_prefix_address_present{prefix=\"192.0.2.53/32\",service=\"dns\"} 1",
             "anycastd_prefix_announced_peers{prefix=\"192.0.2.53/32\",service=\"dns\"} 1",
             "anycastd_prefix_graceful_shutdown{prefix=\"192.0.2.53/32\",service=\"dns\"} 0",

@@ -1,5 +1,6 @@
 // The exec check without pidfd_open (libc before 2.36 or kernel before 5.3): exits are found by polling
 // waitid, and timeouts still kill the whole group.
+import Foundation
 import Testing
 
 @testable import Health
@@ -30,14 +31,27 @@ struct ExecFallbackTests {
         }
     }
 
-    @Test func cancelKillsTheChild() async {
+    @Test func cancelKillsTheChild() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "acd-health-cancel-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        defer { try? FileManager.default.removeItem(at: file) }
         let cancel = CancelSignal()
+        let command = ["/bin/sh", "-c", "echo $$ > \(file.path); exec /bin/sleep 10"]
         let task = Task.detached {
-            ExecCheck(command: ["/bin/sleep", "10"]).run(timeout: 10_000_000_000, cancel: cancel)
+            ExecCheck(command: command).run(timeout: 10_000_000_000, cancel: cancel)
         }
-        try? await Task.sleep(for: .milliseconds(200))
+        // Cancel only once the child runs (it wrote its pid), so the test is about killing it.
+        let written = await waitUntil(seconds: 5) {
+            ((try? String(contentsOf: file, encoding: .utf8)) ?? "").hasSuffix("\n")
+        }
+        #expect(written, "the check never started")
+        let pid = pid_t(
+            ((try? String(contentsOf: file, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines))
         cancel.fire()
         let result = await task.value
         #expect(result == (false, "cancelled"))
+        let child = try #require(pid)
+        // The check reaped its child before returning: no process, not even a zombie, has that pid now.
+        #expect(kill(child, 0) == -1 && errno == ESRCH, "child \(child) survived cancel: \(procStat(child))")
     }
 }

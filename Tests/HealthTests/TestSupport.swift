@@ -1,5 +1,6 @@
 // Helpers for the I/O tests: a UDP DNS responder that can be told how to misbehave, a dnsmasq process,
 // TCP listeners, free ports, and polling waits with generous deadlines.
+import CProcess
 import Foundation
 import Health
 import NetAddress
@@ -205,13 +206,18 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Whether `pid` is gone, or at most a zombie that is not our child (reaped by whoever adopted it).
+/// Whether `pid` is gone, or at most a zombie that is not our child (reaped by whoever adopted it). Once a
+/// test made this process a child subreaper (OrphanTests), a check's dead helper may be re-parented here
+/// as a zombie; it is reaped and counts as gone (only check processes are asked about).
 func processIsGone(_ pid: pid_t) -> Bool {
     if kill(pid, 0) != 0 { return errno == ESRCH }
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
     let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
     guard fields.count > 1 else { return false }
-    return fields[0] == "Z" && Int32(fields[1]) != getpid()
+    guard fields[0] == "Z" else { return false }
+    if Int32(fields[1]) != getpid() { return true }
+    var status: Int32 = 0
+    return acd_is_child_subreaper() == 1 && waitpid(pid, &status, WNOHANG) == pid
 }
 
 /// /proc/PID/stat, for failure messages.

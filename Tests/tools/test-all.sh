@@ -79,23 +79,21 @@ run_tier bfd Tests/interop/bfd.sh
 run_tier daemon-bfd Tests/interop/daemon-bfd.sh
 run_tier core-dryrun Tests/interop/core-dryrun.sh
 run_tier harden-bfd Tests/interop/harden-bfd.sh
-echo "=== release build (harden-clients measures the binary that ships)"
-make release >"$logs/release.log" 2>&1 || tail -20 "$logs/release.log"
-run_tier harden-clients Tests/interop/harden-clients.sh --bin .build/release/anycastd
 # The system tests' own helpers, checked on this host (no VM).
 run_tier system-lib Tests/system/lib-selftest.sh
-echo "=== release build (harden-files runs the release binary)"
-swift build -c release --product anycastd >"$logs/release.log" 2>&1 || tail -20 "$logs/release.log"
-run_tier harden-files Tests/interop/harden-files.sh
-echo "=== deb (the system tier installs it in the kernel lab)"
+# The hardening tiers attack the binary that ships: the release build that `make deb` packages.
+echo "=== deb (the release build the hardening tiers attack; the system tier installs the package in the kernel lab)"
 if make deb >"$logs/deb.log" 2>&1; then
     tail -3 "$logs/deb.log"
 else
     tail -30 "$logs/deb.log"
-    echo "deb: make deb failed; t-deb will fail for want of the package"
+    echo "deb: make deb failed; the hardening tiers and t-deb will fail for want of the release binary"
 fi
-# The state directory as hostile input, against the release binary that `make deb` just built.
-run_tier harden-state Tests/interop/harden-state.sh
+release=.build/release/anycastd
+run_tier harden-clients Tests/interop/harden-clients.sh --bin "$release"
+run_tier harden-files Tests/interop/harden-files.sh --bin "$release"
+run_tier harden-checks Tests/interop/harden-checks.sh --bin "$release"
+run_tier harden-state Tests/interop/harden-state.sh --bin "$release"
 # Installing and purging the package under TCG takes minutes; give each system test file room.
 ANYCASTD_SYSTEM_TIMEOUT=${ANYCASTD_SYSTEM_TIMEOUT:-420} run_tier system Tests/system/run.sh
 

@@ -14,4 +14,12 @@ long long acd_ambient_capabilities(void);
 /// need a process whose children would inherit it. Returns 0, or -1 with errno set.
 int acd_raise_ambient_capability(int cap);
 
+/// Makes this process a child subreaper (PR_SET_CHILD_SUBREAPER, Linux 3.4+): orphaned descendants are
+/// re-parented to it instead of to init, so the exec checks' escaped helpers (setsid, double fork) can be
+/// found among its children, killed and reaped. Returns 0, or -1 with errno set.
+int acd_set_child_subreaper(void);
+
+/// 1 when this process is a child subreaper, 0 when not, -1 with errno set on error.
+int acd_is_child_subreaper(void);
+
 #endif
