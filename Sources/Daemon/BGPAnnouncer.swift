@@ -64,7 +64,8 @@ public final class BGPAnnouncer: Announcer {
                     routerId: state.bgp.routerId, localAddress: peer.localAddress, passive: peer.passive,
                     ttl: peer.multihop, ttlSecurity: peer.ttlSecurity, md5Password: password,
                     holdTime: Int(hold.components.seconds), families: Set(peer.families),
-                    ipv4NextHop: peer.nextHop.ipv4, ipv6NextHop: peer.nextHop.ipv6))
+                    ipv4NextHop: peer.nextHop.ipv4, ipv6NextHop: peer.nextHop.ipv6,
+                    maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes))
         }
         peers.withLock {
             $0 = Dictionary(state.bgp.peers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -130,7 +131,7 @@ public final class BGPAnnouncer: Announcer {
                 prefixesReceived: status.families.values.reduce(0) { $0 + $1.prefixesReceived },
                 updatesSent: status.updatesOut, updatesReceived: status.updatesIn, messagesSent: status.messagesOut,
                 messagesReceived: status.messagesIn, establishedCount: status.establishedCount,
-                bfd: bfd.state(of: status.name))
+                bfd: bfd.state(of: status.name), treatAsWithdraw: status.treatAsWithdraw)
         }
     }
 

@@ -59,6 +59,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var establishedCount: Int
     /// The BFD session's state ("Up", "Down", "Init", "AdminDown"); nil when the peer has no BFD.
     public var bfd: String? = nil
+    /// UPDATEs from the peer treated as withdraw (RFC 7606) since the agent started.
+    public var treatAsWithdraw: Int = 0
 }
 
 public struct CheckReport: Codable, Sendable, Equatable {
@@ -107,6 +109,7 @@ extension StatusSnapshot {
         for peer in peers {
             var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state) sent \(peer.prefixesSent)"
             if let bfd = peer.bfd { line += "  BFD \(bfd)" }
+            if peer.treatAsWithdraw > 0 { line += "  treat-as-withdraw \(peer.treatAsWithdraw)" }
             if let error = peer.lastErrorReceived { line += "  last received: \(error)" }
             if let error = peer.lastErrorSent { line += "  last sent: \(error)" }
             lines.append(line)
