@@ -23,15 +23,25 @@ final class PeerController: BGPConnectionOwner {
         /// True while an outbound connect is in flight for `handler`.
         var connecting = false
         var timers: [SessionTimer: Scheduled<Void>] = [:]
-        /// Bumped on every arm/cancel so a timer that fires late is recognised as stale.
+        /// When each scheduled task in `timers` runs.
+        var scheduledFor: [SessionTimer: NIODeadline] = [:]
+        /// When each armed timer is due. Re-arming for later (the hold timer, on every message) only moves
+        /// this: the task runs at its old time and schedules itself again for the rest.
+        var deadlines: [SessionTimer: NIODeadline] = [:]
+        /// Bumped on every schedule/cancel so a timer that fires late is recognised as stale.
         var timerGeneration: [SessionTimer: Int] = [:]
 
         init(machine: SessionStateMachine) { self.machine = machine }
 
+        func cancel(_ timer: SessionTimer) {
+            timers.removeValue(forKey: timer)?.cancel()
+            scheduledFor[timer] = nil
+            deadlines[timer] = nil
+            timerGeneration[timer, default: 0] += 1
+        }
+
         func cancelAllTimers() {
-            for (_, timer) in timers { timer.cancel() }
-            timers = [:]
-            for key in timerGeneration.keys { timerGeneration[key, default: 0] += 1 }
+            for timer in SessionTimer.allCases { cancel(timer) }
         }
     }
 
@@ -201,6 +211,7 @@ final class PeerController: BGPConnectionOwner {
             execute(action, for: session)
         }
         settleSessions()
+        publish()
     }
 
     private func execute(_ action: SessionAction, for session: Session) {
@@ -225,8 +236,7 @@ final class PeerController: BGPConnectionOwner {
         case .armTimer(let timer, let duration):
             arm(timer, duration, for: session)
         case .cancelTimer(let timer):
-            session.timers.removeValue(forKey: timer)?.cancel()
-            session.timerGeneration[timer, default: 0] += 1
+            session.cancel(timer)
         case .closeConnection:
             if let handler = session.handler {
                 session.handler = nil
@@ -274,7 +284,6 @@ final class PeerController: BGPConnectionOwner {
                 core.emit(.routeRefresh(peer: settings.name, family: addressFamily))
             }
         }
-        publish()
     }
 
     /// After every event: resolve collisions, promote the candidate when the primary is gone, drop dead
@@ -311,14 +320,31 @@ final class PeerController: BGPConnectionOwner {
     }
 
     private func arm(_ timer: SessionTimer, _ duration: Duration, for session: Session) {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let deadline = NIODeadline.now() + .nanoseconds(max(0, nanoseconds))
+        session.deadlines[timer] = deadline
+        // A task that runs no later than the new deadline re-schedules itself then: a peer's every message
+        // (which re-arms the hold timer) costs no task.
+        if session.timers[timer] != nil, let scheduled = session.scheduledFor[timer], scheduled <= deadline { return }
+        schedule(timer, at: deadline, for: session)
+    }
+
+    private func schedule(_ timer: SessionTimer, at deadline: NIODeadline, for session: Session) {
         session.timers.removeValue(forKey: timer)?.cancel()
         session.timerGeneration[timer, default: 0] += 1
         let generation = session.timerGeneration[timer, default: 0]
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-        session.timers[timer] = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
+        session.scheduledFor[timer] = deadline
+        session.timers[timer] = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             guard session.timerGeneration[timer] == generation else { return }
             session.timers[timer] = nil
+            session.scheduledFor[timer] = nil
+            guard let due = session.deadlines[timer] else { return }
+            if due > .now() {
+                self.schedule(timer, at: due, for: session)
+                return
+            }
+            session.deadlines[timer] = nil
             guard session === self.primary || session === self.candidate else { return }
             self.feed(.timerFired(timer), to: session)
         }
@@ -409,6 +435,7 @@ final class PeerController: BGPConnectionOwner {
             if case .connect = action { continue }
             execute(action, for: second)
         }
+        publish()
         candidate = second
         return second
     }

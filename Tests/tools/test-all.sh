@@ -77,6 +77,9 @@ run_tier daemon Tests/interop/daemon-reload.sh
 run_tier drift Tests/interop/daemon-drift.sh
 run_tier bfd Tests/interop/bfd.sh
 run_tier daemon-bfd Tests/interop/daemon-bfd.sh
+echo "=== release build (harden-bgp attacks the release binary)"
+swift build -c release --product anycastd >"$logs/release.log" 2>&1 || tail -20 "$logs/release.log"
+run_tier harden-bgp Tests/interop/harden-bgp.sh
 echo "=== deb (the system tier installs it in the kernel lab)"
 if make deb >"$logs/deb.log" 2>&1; then
     tail -3 "$logs/deb.log"
