@@ -175,15 +175,27 @@ def main():
         except OSError:
             print("reconnect refused")
     elif mode == "connect-flood":
+        # Batches of 50 non-blocking connects, each batch closed once connected (or after 2 s).
         src, dst, count = sys.argv[2], sys.argv[3], int(sys.argv[4])
         done = 0
-        for _ in range(count):
-            try:
-                s = connect(src, dst, timeout=2)
+        for start in range(0, count, 50):
+            batch = []
+            for _ in range(min(50, count - start)):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind((src, 0))
+                s.setblocking(False)
+                s.connect_ex((dst, 179))
+                batch.append(s)
+            waiting = list(batch)
+            end = time.time() + 2
+            while waiting and time.time() < end:
+                _, ready, _ = select.select([], waiting, [], max(0, end - time.time()))
+                for s in ready:
+                    if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                        done += 1
+                    waiting.remove(s)
+            for s in batch:
                 s.close()
-                done += 1
-            except OSError:
-                pass
         print(f"connections {done}")
     else:
         sys.exit(f"unknown mode {mode}")
