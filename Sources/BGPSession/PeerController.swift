@@ -272,7 +272,7 @@ final class PeerController: BGPConnectionOwner {
             }
             let messages = refreshAnswers[family] ?? ribOut.refresh(family).map { BGPMessage.update($0) }
             refreshAnswers[family] = messages
-            logger.info("ROUTE-REFRESH \(family): re-sending \(messages.count) messages")
+            logger.debug("ROUTE-REFRESH \(family): re-sending \(messages.count) messages")
             if let handler = primary.handler, !messages.isEmpty {
                 refreshesInFlight.insert(family)
                 send(messages) { [weak self] in
