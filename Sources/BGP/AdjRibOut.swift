@@ -105,7 +105,7 @@ public struct RouteAttributes: Hashable, Sendable {
 /// type: the daemon keeps one per peer. It only produces UPDATEs between `announceAll()` (on reaching
 /// Established) and `reset()` (when the session drops); before that it only remembers the desired set.
 /// With the FSM: on `.announceAll` call `announceAll(context: machine.codecContext)`, on
-/// `.peerRefreshRequested(f)` send `refreshMessages(f, enhanced:)`, on leaving Established call `reset()`.
+/// `.peerRefreshRequested(f)` send `refresh(f)`, on leaving Established call `reset()`.
 public struct AdjRibOut: Sendable {
     /// The negotiated session parameters: which families may be sent and how AS numbers are encoded.
     public var context: CodecContext
@@ -164,15 +164,6 @@ public struct AdjRibOut: Sendable {
     public func refresh(_ family: BGPFamily) -> [UpdateMessage] {
         guard isActive, let addressFamily = family.addressFamily else { return [] }
         return announcements(advertised.filter { $0.key.family == addressFamily })
-    }
-
-    /// The answer to a ROUTE-REFRESH as messages: the refreshed routes, wrapped in Beginning- and
-    /// End-of-Route-Refresh markers when enhanced route refresh was negotiated (RFC 7313 §4).
-    public func refreshMessages(_ family: BGPFamily, enhanced: Bool) -> [BGPMessage] {
-        let updates = refresh(family).map { BGPMessage.update($0) }
-        guard enhanced, isActive else { return updates }
-        return [.routeRefresh(RouteRefreshMessage(family: family, subtype: 1))] + updates
-            + [.routeRefresh(RouteRefreshMessage(family: family, subtype: 2))]
     }
 
     /// Forgets what the peer was told, when the session drops; the desired set is kept.

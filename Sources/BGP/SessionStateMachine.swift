@@ -1,7 +1,8 @@
 // The BGP session FSM (RFC 4271 §8, simplified to what a host speaker needs) as a value type: events go
 // in with the current time, actions come out for the BGPSession shell to carry out (send, timers, TCP).
 // It negotiates hold time, families and 4-octet AS from the OPENs, and backs off after errors.
-// RFC 4271 §8 and §6.8, RFC 6286, RFC 5492, RFC 4760, RFC 6793, RFC 2918, RFC 7313, RFC 9003.
+// RFC 4271 §8 and §6.8, RFC 6286, RFC 5492, RFC 4760, RFC 6793, RFC 2918, RFC 7313 (subtypes received),
+// RFC 9003, RFC 9687 (send hold timer), RFC 4486 (Cease/1 data).
 import NetAddress
 
 /// The session states (RFC 4271 §8.2.2); the raw values are the RFC's words, as status, metrics and logs show them.
@@ -13,7 +14,7 @@ public enum SessionState: String, Hashable, Sendable, CaseIterable, Codable {
     case connect = "Connect"
     /// Waiting for the peer to connect (passive peer, or between outbound attempts).
     case active = "Active"
-    /// TCP is up and our OPEN is sent; waiting for the peer's OPEN (hold timer 240 s).
+    /// TCP is up and our OPEN is sent; waiting for the peer's OPEN (the OPEN wait, `openSentHoldTime`).
     case openSent = "OpenSent"
     /// OPENs exchanged and our KEEPALIVE sent; waiting for the peer's KEEPALIVE.
     case openConfirm = "OpenConfirm"
@@ -33,8 +34,11 @@ public enum ConnectionDirection: String, Hashable, Sendable {
 public enum SessionTimer: String, Hashable, Sendable, CaseIterable {
     /// Time between outbound connection attempts.
     case connectRetry
-    /// Receive hold timer: 240 s in OpenSent, then the negotiated hold time.
+    /// Receive hold timer: the OPEN wait in OpenSent, then the negotiated hold time.
     case hold
+    /// Send hold timer (RFC 9687): runs while the peer does not take our writes; on expiry the
+    /// session is reset with NOTIFICATION 8 (Send Hold Timer Expired).
+    case sendHold
     /// When to send the next KEEPALIVE (a third of the hold time).
     case keepalive
     /// Idle hold: the back-off after an error before starting again.
@@ -60,6 +64,14 @@ public enum SessionEvent: Hashable, Sendable {
     case timerFired(SessionTimer)
     /// Collision detection decided this connection loses (see `CollisionResolution`); Cease/7 is sent.
     case collisionLost
+    /// Messages wait for the connection, which has taken none since: the send hold timer starts (RFC 9687).
+    case sendBlocked
+    /// The connection took some of our messages (progress): the send hold timer stops; the shell reports
+    /// `sendBlocked` again at once when more still wait, which restarts it.
+    case sendUnblocked
+    /// The peer announced more prefixes of `family` than `limit`: Cease/Maximum Number of Prefixes Reached
+    /// (RFC 4486) with the family and the limit, then the error back-off.
+    case prefixLimitExceeded(family: BGPFamily, limit: UInt32)
 }
 
 /// The last error of a session, for status output.
@@ -138,15 +150,17 @@ public struct SessionConfiguration: Hashable, Sendable {
     public var fastReconnectTime: Duration
     /// An Established session lasting this long clears the error count. The default is 60 seconds.
     public var stableSessionTime: Duration
-    /// Advertise enhanced route refresh (RFC 7313).
-    public var enhancedRouteRefresh: Bool
+    /// How long the peer may leave our writes untaken before the session is reset (RFC 9687) when the
+    /// negotiated hold time is 0; otherwise the send hold time is the negotiated hold time. The default
+    /// is 480 seconds.
+    public var sendHoldTimeWithoutHold: Duration
 
     public init(
         localASN: UInt32, peerASN: UInt32, routerID: IPv4Address, holdTime: UInt16 = 90,
         families: [BGPFamily] = [.ipv4Unicast], passive: Bool = false, connectRetryTime: Duration = .seconds(30),
         openSentHoldTime: Duration = .seconds(240), idleHoldTime: Duration = .seconds(5),
         maxIdleHoldTime: Duration = .seconds(300), fastReconnectTime: Duration = .seconds(1),
-        stableSessionTime: Duration = .seconds(60), enhancedRouteRefresh: Bool = false
+        stableSessionTime: Duration = .seconds(60), sendHoldTimeWithoutHold: Duration = .seconds(480)
     ) {
         self.localASN = localASN
         self.peerASN = peerASN
@@ -160,7 +174,13 @@ public struct SessionConfiguration: Hashable, Sendable {
         self.maxIdleHoldTime = maxIdleHoldTime
         self.fastReconnectTime = fastReconnectTime
         self.stableSessionTime = stableSessionTime
-        self.enhancedRouteRefresh = enhancedRouteRefresh
+        self.sendHoldTimeWithoutHold = sendHoldTimeWithoutHold
+    }
+
+    /// The OPEN wait an operator expects: as long as the hold time they configured (a peer silent that
+    /// long is gone), 240 s (RFC 4271's suggestion) when the hold time is 0, never more than 240 s.
+    public static func openWait(holdTime: UInt16) -> Duration {
+        holdTime == 0 ? .seconds(240) : .seconds(min(240, Int(holdTime)))
     }
 
     /// iBGP when both ASNs are equal.
@@ -168,9 +188,7 @@ public struct SessionConfiguration: Hashable, Sendable {
 
     /// The OPEN we send: AS_TRANS only for a 4-octet ASN, MP for each family, route refresh, AS4.
     public var openMessage: OpenMessage {
-        OpenMessage(
-            asn: localASN, holdTime: holdTime, identifier: routerID, families: families,
-            enhancedRouteRefresh: enhancedRouteRefresh)
+        OpenMessage(asn: localASN, holdTime: holdTime, identifier: routerID, families: families)
     }
 }
 
@@ -187,7 +205,6 @@ public struct NegotiatedSession: Hashable, Sendable {
     public var families: Set<BGPFamily>
     /// The peer accepts ROUTE-REFRESH from us.
     public var peerSupportsRouteRefresh: Bool
-    public var enhancedRouteRefresh: Bool
     /// How UPDATEs are encoded and decoded on this session.
     public var codecContext: CodecContext
 }
@@ -209,6 +226,8 @@ public struct SessionStateMachine: Sendable {
     public private(set) var isStarted = false
     /// The connection being followed.
     public private(set) var direction: ConnectionDirection?
+    /// True while the connection does not take our writes (between `sendBlocked` and `sendUnblocked`).
+    public private(set) var sendBlocked = false
 
     public init(configuration: SessionConfiguration) {
         self.configuration = configuration
@@ -285,6 +304,7 @@ public struct SessionStateMachine: Sendable {
             actions.append(.armTimer(.connectRetry, configuration.connectRetryTime))
 
         case (.active, .timerFired(.connectRetry)):
+            guard !configuration.passive else { break }  // a stale timer; passive peers never connect out
             actions.append(.connect)
             actions.append(.armTimer(.connectRetry, configuration.connectRetryTime))
             transition(to: .connect, &actions)
@@ -304,7 +324,10 @@ public struct SessionStateMachine: Sendable {
             actions.append(.cancelTimer(.hold))
             negotiated = nil
             direction = nil
-            actions.append(.armTimer(.connectRetry, idleHoldTime(jitter: jitter)))
+            actions.append(.cancelTimer(.sendHold))
+            sendBlocked = false
+            // A passive peer never connects out (RFC 4271 §8.1.1, PassiveTcpEstablishment): it only waits.
+            if !configuration.passive { actions.append(.armTimer(.connectRetry, idleHoldTime(jitter: jitter))) }
             transition(to: .active, &actions)
 
         case (_, .tcpFailed(let reason)), (_, .tcpClosed(let reason)):
@@ -316,6 +339,42 @@ public struct SessionStateMachine: Sendable {
             fail(
                 LastError(direction: .sent, notification: error.notification, reason: error.reason, time: now),
                 &actions, now, jitter)
+
+        case (_, .sendBlocked):
+            guard !sendBlocked else { break }
+            sendBlocked = true
+            actions.append(.armTimer(.sendHold, sendHoldTime))
+
+        case (_, .sendUnblocked):
+            guard sendBlocked else { break }
+            sendBlocked = false
+            actions.append(.cancelTimer(.sendHold))
+
+        case (_, .timerFired(.sendHold)):
+            // RFC 9687 §4: try to send the NOTIFICATION (the shell gives it a short time) and close.
+            let notification = NotificationMessage(code: NotificationMessage.Code.sendHoldTimerExpired, subcode: 0)
+            actions.append(.sendMessage(.notification(notification)))
+            actions.append(.closeConnection)
+            let reason = "the peer took none of our messages within the send hold time (\(sendHoldTime))"
+            fail(
+                LastError(direction: .sent, notification: notification, reason: reason, time: now), &actions, now,
+                jitter)
+
+        case (_, .prefixLimitExceeded(let family, let limit)):
+            // RFC 4486 §4: the data is AFI (2 octets), SAFI (1) and the upper bound (4).
+            let data: [UInt8] = [
+                UInt8(family.afi >> 8), UInt8(family.afi & 0xFF), family.safi, UInt8(limit >> 24),
+                UInt8((limit >> 16) & 0xFF), UInt8((limit >> 8) & 0xFF), UInt8(limit & 0xFF),
+            ]
+            let notification = NotificationMessage(
+                code: NotificationMessage.Code.cease,
+                subcode: NotificationMessage.CeaseSubcode.maximumPrefixes, data: data)
+            actions.append(.sendMessage(.notification(notification)))
+            actions.append(.closeConnection)
+            let reason = "the peer sent more than \(limit) \(family) prefixes (maxPrefixes)"
+            fail(
+                LastError(direction: .sent, notification: notification, reason: reason, time: now), &actions, now,
+                jitter)
 
         case (_, .timerFired(.hold)):
             let notification = NotificationMessage(code: NotificationMessage.Code.holdTimerExpired, subcode: 0)
@@ -433,7 +492,6 @@ public struct SessionStateMachine: Sendable {
         negotiated = NegotiatedSession(
             peerOpen: open, holdTime: hold, keepaliveTime: hold / 3, fourOctetAS: fourOctet, families: families,
             peerSupportsRouteRefresh: open.supportsRouteRefresh,
-            enhancedRouteRefresh: configuration.enhancedRouteRefresh && open.supportsEnhancedRouteRefresh,
             codecContext: CodecContext(fourOctetAS: fourOctet, families: families, isInternal: configuration.isInternal)
         )
         actions.append(.sendMessage(.keepalive))
@@ -444,6 +502,13 @@ public struct SessionStateMachine: Sendable {
             actions.append(.cancelTimer(.hold))
         }
         transition(to: .openConfirm, &actions)
+    }
+
+    /// The send hold time (RFC 9687): the negotiated hold time, the OPEN wait before OPENs are exchanged,
+    /// `sendHoldTimeWithoutHold` when the hold time is 0.
+    public var sendHoldTime: Duration {
+        guard let negotiated else { return configuration.openSentHoldTime }
+        return negotiated.holdTime > 0 ? .seconds(Int(negotiated.holdTime)) : configuration.sendHoldTimeWithoutHold
     }
 
     private func restartHoldTimer(_ actions: inout [SessionAction]) {
@@ -478,7 +543,8 @@ public struct SessionStateMachine: Sendable {
     }
 
     private mutating func enterIdle(_ actions: inout [SessionAction], idleHold: Duration?) {
-        for timer in [SessionTimer.connectRetry, .hold, .keepalive] { actions.append(.cancelTimer(timer)) }
+        for timer in [SessionTimer.connectRetry, .hold, .keepalive, .sendHold] { actions.append(.cancelTimer(timer)) }
+        sendBlocked = false
         negotiated = nil
         direction = nil
         transition(to: .idle, &actions)
@@ -494,6 +560,54 @@ public struct SessionStateMachine: Sendable {
 
 /// Connection collision detection (RFC 4271 §6.8, RFC 6286 §2.3).
 public enum CollisionResolution {
+    /// One of two connections to the same peer, as collision detection sees it.
+    public struct Contender: Hashable, Sendable {
+        public var state: SessionState
+        public var direction: ConnectionDirection?
+        /// The BGP identifier and ASN from the peer's OPEN on this connection; nil before it arrived.
+        public var peerIdentifier: IPv4Address?
+        public var peerASN: UInt32?
+
+        public init(
+            state: SessionState, direction: ConnectionDirection?, peerIdentifier: IPv4Address?, peerASN: UInt32?
+        ) {
+            self.state = state
+            self.direction = direction
+            self.peerIdentifier = peerIdentifier
+            self.peerASN = peerASN
+        }
+    }
+
+    /// Which of two connections.
+    public enum Which: Hashable, Sendable {
+        case older
+        case newer
+    }
+
+    /// The connection to close, or nil while there is no collision to resolve. A collision exists only
+    /// between a connection whose OPEN is known (OpenConfirm) and one that is OpenConfirm or Established
+    /// (§6.8): a connection that has not sent its OPEN (Connect, Active, OpenSent) never wins, so an idle
+    /// TCP connection from the peer's address cannot make us close the real one. Against Established the
+    /// new connection loses; two OpenConfirm connections opened by different sides are settled by
+    /// `survivor`; two opened by the same side (a restarted peer) keep the newer one.
+    public static func loser(
+        older: Contender, newer: Contender, localIdentifier: IPv4Address, localASN: UInt32
+    ) -> Which? {
+        switch (older.state, newer.state) {
+        case (.established, .openConfirm): return .newer
+        case (.openConfirm, .established): return .older
+        case (.openConfirm, .openConfirm): break
+        default: return nil
+        }
+        guard let olderDirection = older.direction, let newerDirection = newer.direction,
+            olderDirection != newerDirection, let identifier = newer.peerIdentifier ?? older.peerIdentifier
+        else { return .older }
+        let keep = survivor(
+            localIdentifier: localIdentifier, remoteIdentifier: identifier, localASN: localASN,
+            remoteASN: newer.peerASN ?? older.peerASN ?? 0)
+        return newerDirection == keep ? .older : .newer
+    }
+
     /// Which of two connections to the same peer survives: the one opened by the side with the higher
     /// BGP identifier; with equal identifiers (possible for eBGP since RFC 6286), the one opened by the
     /// side with the higher ASN. The other gets Cease/Connection Collision Resolution.

@@ -2,8 +2,12 @@
 // and timer expiries, and carries out the actions it returns (connect, send, arm/cancel timers as
 // EventLoop scheduled tasks, close, announce). A second connection during OpenSent/OpenConfirm runs a
 // second machine until CollisionResolution picks the survivor (RFC 4271 §6.8, RFC 6286). The peer's
-// AdjRibOut turns the desired route set into the UPDATEs that make the difference.
-// Confined to the speaker's EventLoop; SpeakerCore owns it. RFC 4271 §8, RFC 4724, RFC 2918, RFC 9003.
+// AdjRibOut turns the desired route set into the UPDATEs that make the difference; ReceivedRoutes keeps
+// only the counts (bounded by maxPrefixes) and the routes for our own prefixes. A ROUTE-REFRESH while the
+// answer to the last one is still being written is coalesced, so a peer that asks in a loop without
+// reading costs no memory; the send hold timer (RFC 9687) ends such a session.
+// Confined to the speaker's EventLoop; SpeakerCore owns it. RFC 4271 §8, RFC 4724, RFC 2918, RFC 9003,
+// RFC 9687, RFC 4486, RFC 7606.
 import BGP
 import Logging
 import NIOCore
@@ -19,15 +23,25 @@ final class PeerController: BGPConnectionOwner {
         /// True while an outbound connect is in flight for `handler`.
         var connecting = false
         var timers: [SessionTimer: Scheduled<Void>] = [:]
-        /// Bumped on every arm/cancel so a timer that fires late is recognised as stale.
+        /// When each scheduled task in `timers` runs.
+        var scheduledFor: [SessionTimer: NIODeadline] = [:]
+        /// When each armed timer is due. Re-arming for later (the hold timer, on every message) only moves
+        /// this: the task runs at its old time and schedules itself again for the rest.
+        var deadlines: [SessionTimer: NIODeadline] = [:]
+        /// Bumped on every schedule/cancel so a timer that fires late is recognised as stale.
         var timerGeneration: [SessionTimer: Int] = [:]
 
         init(machine: SessionStateMachine) { self.machine = machine }
 
+        func cancel(_ timer: SessionTimer) {
+            timers.removeValue(forKey: timer)?.cancel()
+            scheduledFor[timer] = nil
+            deadlines[timer] = nil
+            timerGeneration[timer, default: 0] += 1
+        }
+
         func cancelAllTimers() {
-            for (_, timer) in timers { timer.cancel() }
-            timers = [:]
-            for key in timerGeneration.keys { timerGeneration[key, default: 0] += 1 }
+            for timer in SessionTimer.allCases { cancel(timer) }
         }
     }
 
@@ -66,8 +80,15 @@ final class PeerController: BGPConnectionOwner {
     private var stopPromise: EventLoopPromise<Void>?
     private var stopped = false
     private var desired: [IPPrefix: RouteAttributes] = [:]
-    private var ribOut = AdjRibOut(context: CodecContext(fourOctetAS: true))
-    private var receivedPrefixes: [AddressFamily: Set<IPPrefix>] = [:]
+    private var ribOut = AdjRibOut(context: CodecContext(fourOctetAS: true)) {
+        didSet { refreshAnswers = [:] }
+    }
+    /// The answer to a ROUTE-REFRESH per family, kept until what the peer was told changes: a peer that
+    /// asks again and again costs no re-packing.
+    private var refreshAnswers: [BGPFamily: [BGPMessage]] = [:]
+    private var received: ReceivedRoutes
+    /// Families whose ROUTE-REFRESH answer is still being written; another request for one is coalesced.
+    private var refreshesInFlight: Set<BGPFamily> = []
     /// See `findLinkLocalNextHop`; nil before the first session and on IPv4 or multihop sessions.
     private var linkLocalNextHop: IPv6Address?
     /// The last error reported, used as the reason of the state change that follows it.
@@ -82,6 +103,7 @@ final class PeerController: BGPConnectionOwner {
         logger[metadataKey: "peer"] = "\(settings.name)"
         self.logger = logger
         self.primary = Session(machine: SessionStateMachine(configuration: Self.configuration(settings)))
+        self.received = ReceivedRoutes(maxPrefixes: settings.maxPrefixes)
         self.status = BGPPeerStatus(name: settings.name, address: settings.address, state: .idle, since: .now)
         publish()
     }
@@ -92,6 +114,7 @@ final class PeerController: BGPConnectionOwner {
             holdTime: UInt16(clamping: settings.holdTime),
             families: settings.families.sorted().map { BGPFamily(unicast: $0) }, passive: settings.passive,
             connectRetryTime: .milliseconds(Int64(settings.connectRetrySeconds * 1000)),
+            openSentHoldTime: SessionConfiguration.openWait(holdTime: UInt16(clamping: settings.holdTime)),
             idleHoldTime: .milliseconds(Int64(settings.connectRetrySeconds * 1000)),
             maxIdleHoldTime: .milliseconds(
                 Int64(max(settings.connectRetrySeconds, settings.maximumRetrySeconds) * 1000)))
@@ -107,6 +130,7 @@ final class PeerController: BGPConnectionOwner {
     /// New settings that need no new session, or that `reset` is about to apply.
     func reconfigure(_ settings: BGPPeerSettings) {
         self.settings = settings
+        received.maxPrefixes = settings.maxPrefixes
     }
 
     /// Ends the session (Cease/Other Configuration Change by default) and starts over with the current
@@ -132,6 +156,7 @@ final class PeerController: BGPConnectionOwner {
 
     func setRoutes(_ routes: [IPPrefix: RouteAttributes]) {
         desired = routes
+        received.ownPrefixes = Set(routes.keys)
         let updates = ribOut.setDesired(resolvedRoutes())
         send(updates.map { .update($0) })
     }
@@ -186,6 +211,7 @@ final class PeerController: BGPConnectionOwner {
             execute(action, for: session)
         }
         settleSessions()
+        publish()
     }
 
     private func execute(_ action: SessionAction, for session: Session) {
@@ -210,8 +236,7 @@ final class PeerController: BGPConnectionOwner {
         case .armTimer(let timer, let duration):
             arm(timer, duration, for: session)
         case .cancelTimer(let timer):
-            session.timers.removeValue(forKey: timer)?.cancel()
-            session.timerGeneration[timer, default: 0] += 1
+            session.cancel(timer)
         case .closeConnection:
             if let handler = session.handler {
                 session.handler = nil
@@ -238,39 +263,38 @@ final class PeerController: BGPConnectionOwner {
         case .announceAll:
             established(session)
         case .peerRefreshRequested(let family):
-            let enhanced = session.machine.negotiated?.enhancedRouteRefresh ?? false
-            let messages = ribOut.refreshMessages(family, enhanced: enhanced)
             status.routeRefreshesIn += 1
-            logger.info("ROUTE-REFRESH \(family): re-sending \(messages.count) messages")
-            send(messages)
+            // The answer still being written already carries every route (and the differences since
+            // are queued behind it): another copy would only pile up in memory.
+            guard !refreshesInFlight.contains(family) else {
+                status.routeRefreshesCoalesced += 1
+                break
+            }
+            let messages = refreshAnswers[family] ?? ribOut.refresh(family).map { BGPMessage.update($0) }
+            refreshAnswers[family] = messages
+            logger.debug("ROUTE-REFRESH \(family): re-sending \(messages.count) messages")
+            if let handler = primary.handler, !messages.isEmpty {
+                refreshesInFlight.insert(family)
+                send(messages) { [weak self] in
+                    guard let self, self.primary.handler === handler else { return }
+                    self.refreshesInFlight.remove(family)
+                }
+            }
             if let addressFamily = family.addressFamily {
                 core.emit(.routeRefresh(peer: settings.name, family: addressFamily))
             }
         }
-        publish()
     }
 
     /// After every event: resolve collisions, promote the candidate when the primary is gone, drop dead
     /// candidates.
     private func settleSessions() {
         guard let other = candidate else { return }
-        let sessions = [primary, other]
-        if let confirming = sessions.first(where: { $0.machine.state == .openConfirm }),
-            let rival = sessions.first(where: { $0 !== confirming && $0.machine.state != .idle }),
-            rival.machine.state == .established || rival.machine.state == .openSent
-                || rival.machine.state == .openConfirm
+        if let which = CollisionResolution.loser(
+            older: Self.contender(primary), newer: Self.contender(other), localIdentifier: settings.routerId,
+            localASN: settings.localASN)
         {
-            let loser: Session
-            if rival.machine.state == .established {
-                loser = confirming
-            } else if let open = confirming.machine.negotiated?.peerOpen {
-                let survivor = CollisionResolution.survivor(
-                    localIdentifier: settings.routerId, remoteIdentifier: open.identifier,
-                    localASN: settings.localASN, remoteASN: open.asn)
-                loser = confirming.machine.direction == survivor ? rival : confirming
-            } else {
-                loser = confirming
-            }
+            let loser = which == .older ? primary : other
             logger.info("connection collision: closing the \(loser.machine.direction?.rawValue ?? "") connection")
             feed(.collisionLost, to: loser)
             return
@@ -288,15 +312,39 @@ final class PeerController: BGPConnectionOwner {
         }
     }
 
+    private static func contender(_ session: Session) -> CollisionResolution.Contender {
+        let open = session.machine.negotiated?.peerOpen
+        return CollisionResolution.Contender(
+            state: session.machine.state, direction: session.machine.direction, peerIdentifier: open?.identifier,
+            peerASN: open?.asn)
+    }
+
     private func arm(_ timer: SessionTimer, _ duration: Duration, for session: Session) {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        let deadline = NIODeadline.now() + .nanoseconds(max(0, nanoseconds))
+        session.deadlines[timer] = deadline
+        // A task that runs no later than the new deadline re-schedules itself then: a peer's every message
+        // (which re-arms the hold timer) costs no task.
+        if session.timers[timer] != nil, let scheduled = session.scheduledFor[timer], scheduled <= deadline { return }
+        schedule(timer, at: deadline, for: session)
+    }
+
+    private func schedule(_ timer: SessionTimer, at deadline: NIODeadline, for session: Session) {
         session.timers.removeValue(forKey: timer)?.cancel()
         session.timerGeneration[timer, default: 0] += 1
         let generation = session.timerGeneration[timer, default: 0]
-        let (seconds, attoseconds) = duration.components
-        let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-        session.timers[timer] = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
+        session.scheduledFor[timer] = deadline
+        session.timers[timer] = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
             guard session.timerGeneration[timer] == generation else { return }
             session.timers[timer] = nil
+            session.scheduledFor[timer] = nil
+            guard let due = session.deadlines[timer] else { return }
+            if due > .now() {
+                self.schedule(timer, at: due, for: session)
+                return
+            }
+            session.deadlines[timer] = nil
             guard session === self.primary || session === self.candidate else { return }
             self.feed(.timerFired(timer), to: session)
         }
@@ -387,6 +435,7 @@ final class PeerController: BGPConnectionOwner {
             if case .connect = action { continue }
             execute(action, for: second)
         }
+        publish()
         candidate = second
         return second
     }
@@ -410,11 +459,21 @@ final class PeerController: BGPConnectionOwner {
     func connection(_ handler: BGPConnectionHandler, received decoded: DecodedMessage) {
         guard let session = session(of: handler) else { return }
         status.messagesIn += 1
-        if case .update(let update) = decoded.message {
+        if case .update(let update) = decoded.message, session === primary, session.machine.state == .established {
             status.updatesIn += 1
-            countReceived(update, disposition: decoded.disposition)
+            if let limit = countReceived(update, disposition: decoded.disposition) {
+                logger.warning("peer sent more than \(limit.limit) \(limit.family) prefixes (maxPrefixes): resetting")
+                feed(.prefixLimitExceeded(family: limit.family, limit: limit.limit), to: session)
+                return
+            }
         }
         feed(.messageReceived(decoded.message), to: session)
+    }
+
+    func connection(_ handler: BGPConnectionHandler, sendWaiting: Bool) {
+        guard let session = session(of: handler) else { return }
+        if session === primary { status.sendQueueBytes = handler.pendingBytes }
+        feed(sendWaiting ? .sendBlocked : .sendUnblocked, to: session)
     }
 
     func connection(_ handler: BGPConnectionHandler, failedToDecode error: BGPDecodeError) {
@@ -453,7 +512,8 @@ final class PeerController: BGPConnectionOwner {
             primary = session
             candidate = nil
         }
-        receivedPrefixes = [:]
+        received.sessionEnded()
+        refreshesInFlight = []
         linkLocalNextHop = findLinkLocalNextHop(session)
         ribOut = AdjRibOut(context: session.machine.codecContext)
         _ = ribOut.setDesired(resolvedRoutes())
@@ -514,26 +574,36 @@ final class PeerController: BGPConnectionOwner {
     }
 
     /// Sends on the Established session (nothing otherwise: AdjRibOut remembers the desired set).
-    private func send(_ messages: [BGPMessage]) {
-        guard !messages.isEmpty, primary.machine.state == .established, let handler = primary.handler else { return }
-        let written = handler.send(messages)
+    private func send(_ messages: [BGPMessage], written done: (() -> Void)? = nil) {
+        guard !messages.isEmpty, primary.machine.state == .established, let handler = primary.handler else {
+            done?()
+            return
+        }
+        let written = handler.send(messages, written: done)
+        status.sendQueueBytes = handler.pendingBytes
         status.messagesOut += written
         status.updatesOut += messages.prefix(written).filter { if case .update = $0 { true } else { false } }.count
         refreshSentCounters()
         publish()
     }
 
-    private func countReceived(_ update: UpdateMessage, disposition: UpdateDisposition) {
-        // Only the prefixes are kept, never attributes, so a router sending a full table costs little.
-        for prefix in update.withdrawnPrefixes { receivedPrefixes[prefix.family]?.remove(prefix) }
-        if case .treatAsWithdraw = disposition {
-            for prefix in update.announcedPrefixes { receivedPrefixes[prefix.family]?.remove(prefix) }
-        } else {
-            for prefix in update.announcedPrefixes { receivedPrefixes[prefix.family, default: []].insert(prefix) }
-        }
+    /// Counts one UPDATE; returns the family and limit when the peer went over maxPrefixes.
+    private func countReceived(
+        _ update: UpdateMessage, disposition: UpdateDisposition
+    ) -> (family: BGPFamily, limit: UInt32)? {
+        let outcome = received.apply(update, disposition: disposition)
+        status.treatAsWithdraw = received.treatAsWithdrawCount
         for family in AddressFamily.allCases {
-            status.families[family, default: BGPFamilyCounters()].prefixesReceived =
-                receivedPrefixes[family]?.count ?? 0
+            status.families[family, default: BGPFamilyCounters()].prefixesReceived = received.count(family)
+        }
+        switch outcome {
+        case .accepted:
+            return nil
+        case .firstTreatAsWithdraw(let reason):
+            logger.warning("UPDATE treated as withdraw (RFC 7606): \(reason); more of this kind are only counted")
+            return nil
+        case .limitExceeded(let family, let limit):
+            return (family, limit)
         }
     }
 
@@ -554,8 +624,10 @@ final class PeerController: BGPConnectionOwner {
         let from = status.state
         if from == .established {
             ribOut.reset()
-            receivedPrefixes = [:]
+            received.sessionEnded()
+            refreshesInFlight = []
             status.families = [:]
+            status.sendQueueBytes = 0
         }
         status.state = state
         status.since = .now

@@ -40,6 +40,13 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
     public var connectRetrySeconds: Double
     /// Upper bound of the back-off after repeated errors, in seconds. The default is 120.
     public var maximumRetrySeconds: Double
+    /// The most prefixes of one family the peer may announce; one more ends the session with Cease/1
+    /// (RFC 4486) and the error back-off. The default is `defaultMaxPrefixes`.
+    public var maxPrefixes: UInt32
+
+    /// 100,000: far above what a router sends a host (a default route, a few aggregates), far below a full
+    /// table (about 1,000,000 IPv4 routes), which a router sends only by mistake (a missing export filter).
+    public static let defaultMaxPrefixes: UInt32 = 100_000
 
     public init(
         name: String,
@@ -58,7 +65,8 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         ipv4NextHop: IPv4Address? = nil,
         ipv6NextHop: IPv6Address? = nil,
         connectRetrySeconds: Double = 5,
-        maximumRetrySeconds: Double = 120
+        maximumRetrySeconds: Double = 120,
+        maxPrefixes: UInt32 = BGPPeerSettings.defaultMaxPrefixes
     ) {
         self.name = name
         self.address = address
@@ -77,6 +85,7 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         self.ipv6NextHop = ipv6NextHop
         self.connectRetrySeconds = connectRetrySeconds
         self.maximumRetrySeconds = maximumRetrySeconds
+        self.maxPrefixes = maxPrefixes
     }
 
     /// Everything but the password, which is shown only as set or not.
@@ -86,14 +95,18 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         if passive { text += " passive" }
         text += ttlSecurity ? " ttl-security" : " ttl \(ttl)"
         if md5Password != nil { text += " md5 (set)" }
-        text += " hold \(holdTime) families \(families.sorted().map(\.rawValue).joined(separator: ","))"
+        text +=
+            " hold \(holdTime) max-prefixes \(maxPrefixes) families \(families.sorted().map(\.rawValue).joined(separator: ","))"
         return text
     }
 
-    /// True when changing from `self` to `other` needs a new session (everything but the back-off).
+    /// True when changing from `self` to `other` needs a new session (everything but the back-off and the
+    /// prefix limit, which applies from the next UPDATE on).
     func needsReset(comparedTo other: BGPPeerSettings) -> Bool {
         var a = self
         var b = other
+        a.maxPrefixes = 0
+        b.maxPrefixes = 0
         a.connectRetrySeconds = 0
         b.connectRetrySeconds = 0
         a.maximumRetrySeconds = 0
@@ -134,6 +147,12 @@ public struct BGPPeerStatus: Sendable, Equatable {
     public var updatesOut: Int = 0
     /// Route refresh requests the peer sent us.
     public var routeRefreshesIn: Int = 0
+    /// Route refresh requests answered by a refresh of the family still being sent (coalesced).
+    public var routeRefreshesCoalesced: Int = 0
+    /// UPDATEs treated as withdraw (RFC 7606) since the peer was configured.
+    public var treatAsWithdraw: Int = 0
+    /// Bytes of messages waiting for the peer to read (the send queue beyond the socket's buffers).
+    public var sendQueueBytes: Int = 0
     /// How many times the session reached Established.
     public var establishedCount: Int = 0
     /// Whether the current (or last) session was opened by the peer; nil before the first one.

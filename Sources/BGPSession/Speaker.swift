@@ -13,6 +13,7 @@ public final class BGPSpeaker: Sendable {
     private let eventLoop: any EventLoop
     private let core: NIOLoopBoundBox<SpeakerCore>
     private let statusTable: NIOLockedValueBox<[String: BGPPeerStatus]>
+    private let listeningTable: NIOLockedValueBox<Set<String>>
     private let continuation: AsyncStream<BGPPeerEvent>.Continuation
 
     /// State changes and route refresh requests of every peer, in order. One consumer.
@@ -23,6 +24,8 @@ public final class BGPSpeaker: Sendable {
     public init(group: any EventLoopGroup, logger: Logger, listenPort: Int = 179) {
         let eventLoop = group.next()
         let statusTable = NIOLockedValueBox<[String: BGPPeerStatus]>([:])
+        let listeningTable = NIOLockedValueBox<Set<String>>([])
+        self.listeningTable = listeningTable
         let (events, continuation) = AsyncStream.makeStream(of: BGPPeerEvent.self)
         self.eventLoop = eventLoop
         self.statusTable = statusTable
@@ -34,7 +37,8 @@ public final class BGPSpeaker: Sendable {
                 eventLoop: eventLoop, logger: logger, listenPort: listenPort,
                 publish: { status in statusTable.withLockedValue { $0[status.name] = status } },
                 remove: { name in _ = statusTable.withLockedValue { $0.removeValue(forKey: name) } },
-                emit: { event in continuation.yield(event) }),
+                emit: { event in continuation.yield(event) },
+                listening: { addresses in listeningTable.withLockedValue { $0 = addresses } }),
             eventLoop: eventLoop)
     }
 
@@ -68,6 +72,9 @@ public final class BGPSpeaker: Sendable {
         continuation.finish()
     }
 
+    /// The local addresses with a bound listening socket now.
+    public var listening: Set<String> { listeningTable.withLockedValue { $0 } }
+
     /// The current status of every peer, sorted by name.
     public func snapshot() -> [BGPPeerStatus] {
         statusTable.withLockedValue { Array($0.values) }.sorted { $0.name < $1.name }
@@ -95,11 +102,16 @@ final class SpeakerCore {
     let publish: @Sendable (BGPPeerStatus) -> Void
     let remove: @Sendable (String) -> Void
     let emit: @Sendable (BGPPeerEvent) -> Void
+    let listening: @Sendable (Set<String>) -> Void
     private var peers: [String: PeerController] = [:]
-    private var listeners: [String: BGPListener] = [:]
+    private var listeners: [String: BGPListener] = [:] {
+        didSet { listening(Set(listeners.keys)) }
+    }
     private var pendingListeners: Set<String> = []
     private var nextConnectionID = 0
     private var stopping = false
+    private var refusals = RefusalLog()
+    private let clockOrigin = ContinuousClock.now
 
     init(
         eventLoop: any EventLoop,
@@ -107,7 +119,8 @@ final class SpeakerCore {
         listenPort: Int,
         publish: @escaping @Sendable (BGPPeerStatus) -> Void,
         remove: @escaping @Sendable (String) -> Void,
-        emit: @escaping @Sendable (BGPPeerEvent) -> Void
+        emit: @escaping @Sendable (BGPPeerEvent) -> Void,
+        listening: @escaping @Sendable (Set<String>) -> Void = { _ in }
     ) {
         self.eventLoop = eventLoop
         self.logger = logger
@@ -115,6 +128,7 @@ final class SpeakerCore {
         self.publish = publish
         self.remove = remove
         self.emit = emit
+        self.listening = listening
     }
 
     func makeConnectionID() -> Int {
@@ -268,7 +282,11 @@ final class SpeakerCore {
                 && (peer.settings.localAddress == nil || peer.settings.localAddress == local)
         }
         guard let match else {
-            logger.notice("closing connection from \(remote): not a configured peer")
+            // A flood of connections must cost an accept and a close each: one line per source per 10 s.
+            if case .log(let suppressed) = refusals.refused(remote, now: ContinuousClock.now - clockOrigin) {
+                let more = suppressed > 0 ? " (\(suppressed) more refused since the last line)" : ""
+                logger.notice("closing connection from \(remote): not a configured peer\(more)")
+            }
             return channel.close()
         }
         return match.acceptInbound(channel)

@@ -100,7 +100,9 @@ extension BGPSession {
     static func socketSettings(_ settings: BGPPeerSettings) -> SocketSettings {
         SocketSettings(
             md5Password: settings.md5Password, ttl: settings.ttl, ttlSecurity: settings.ttlSecurity,
-            userTimeoutMilliseconds: settings.holdTime * 1000)
+            // Twice the hold time: the kernel's abort (no NOTIFICATION) is only the backstop; the send hold
+            // timer (RFC 9687, the hold time) resets a peer that stops reading with NOTIFICATION 8 first.
+            userTimeoutMilliseconds: settings.holdTime * 2000)
     }
 }
 

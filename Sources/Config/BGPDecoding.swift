@@ -123,6 +123,7 @@ extension ConfigDecoder {
 
         if let prepend = field(view, "asPathPrepend", int(0...10)) { peer.asPathPrepend = prepend.value }
         if let med = field(view, "med", uint32) { peer.med = med.value }
+        if let limit = field(view, "maxPrefixes", int(1...Int(UInt32.max))) { peer.maxPrefixes = UInt32(limit.value) }
         if let communities = field(view, "communities", list(community)) {
             reportDuplicates(communities.value, what: "community")
             peer.communities = communities.value.map(\.value)

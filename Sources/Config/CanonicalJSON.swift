@@ -127,6 +127,7 @@ extension PeerConfig {
         if !nextHopMembers.isEmpty { members.append(("nextHop", .object(nextHopMembers))) }
         members.append(("asPathPrepend", .int(asPathPrepend)))
         if let med { members.append(("med", .integer(Int64(med)))) }
+        if let maxPrefixes { members.append(("maxPrefixes", .integer(Int64(maxPrefixes)))) }
         members += [
             ("communities", .strings(communities)), ("largeCommunities", .strings(largeCommunities)),
             ("port", .int(port)),

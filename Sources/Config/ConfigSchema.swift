@@ -210,6 +210,13 @@ public enum ConfigSchema {
                   "default": 0
                 },
                 "med": { "description": "MULTI_EXIT_DISC sent to this peer.", "$ref": "#/$defs/uint32" },
+                "maxPrefixes": {
+                  "description": "Most prefixes of one family the router may send; one more resets the session with Cease/1 (RFC 4486).",
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 4294967295,
+                  "default": 100000
+                },
                 "communities": { "description": "Communities added for this peer.", "$ref": "#/$defs/communities" },
                 "largeCommunities": {
                   "description": "Large communities added for this peer.",

@@ -152,6 +152,9 @@ public struct PeerConfig: Sendable, Equatable {
     public var bfd: BFDConfig?
     /// TCP port of the peer; default 179.
     public var port: Int
+    /// The most prefixes of one family the peer may announce before the session is reset with Cease/1
+    /// (RFC 4486); nil for the speaker's default (100,000).
+    public var maxPrefixes: UInt32?
 
     public init(
         name: String, address: IPAddress, asn: UInt32, localAddress: IPAddress? = nil, passive: Bool = false,

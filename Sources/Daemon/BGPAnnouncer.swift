@@ -67,7 +67,8 @@ public final class BGPAnnouncer: Announcer {
                     name: peer.name, address: peer.address, port: peer.port, asn: peer.asn, localASN: state.bgp.asn,
                     routerId: state.bgp.routerId, localAddress: peer.localAddress, passive: peer.passive,
                     ttl: peer.multihop, ttlSecurity: peer.ttlSecurity, md5Password: password,
-                    holdTime: Int(hold.components.seconds), families: Set(peer.families)))
+                    holdTime: Int(hold.components.seconds), families: Set(peer.families),
+                    maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes))
             // The configured next hops are not session settings: the planner puts them in each route.
         }
         speaker.setPeers(settings)
@@ -119,7 +120,8 @@ public final class BGPAnnouncer: Announcer {
                 updatesSent: status.updatesOut, updatesReceived: status.updatesIn, messagesSent: status.messagesOut,
                 messagesReceived: status.messagesIn, establishedCount: status.establishedCount,
                 bfd: bfd.state(of: status.name),
-                bfdResetsHeldOff: bfd.resetsHeldOff(of: status.name).map { Int($0.components.seconds) + 1 })
+                bfdResetsHeldOff: bfd.resetsHeldOff(of: status.name).map { Int($0.components.seconds) + 1 },
+                treatAsWithdraw: status.treatAsWithdraw)
         }
     }
 

@@ -65,6 +65,12 @@ extension StatusSnapshot {
         for peer in peers {
             out.sample("anycastd_bgp_peer_prefixes_received", peer.labels, Double(peer.prefixesReceived))
         }
+        out.family(
+            "anycastd_bgp_peer_treat_as_withdraw_total", .counter,
+            "UPDATEs from the peer treated as withdraw (RFC 7606): malformed attributes, routes dropped.")
+        for peer in peers {
+            out.sample("anycastd_bgp_peer_treat_as_withdraw_total", peer.labels, Double(peer.treatAsWithdraw))
+        }
         for (direction, pick) in [("sent", \PeerReport.messagesSent), ("received", \PeerReport.messagesReceived)] {
             let name = "anycastd_bgp_peer_messages_\(direction)_total"
             out.family(name, .counter, "BGP messages \(direction), all types.")

@@ -72,6 +72,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var bfd: BFDState? = nil
     /// Seconds for which BFD-driven BGP resets stay held off (damped, RFC 5882 §3.2); nil when they are not.
     public var bfdResetsHeldOff: Int? = nil
+    /// UPDATEs from the peer treated as withdraw (RFC 7606) since the agent started.
+    public var treatAsWithdraw: Int = 0
 }
 
 public struct CheckReport: Codable, Sendable, Equatable {
@@ -145,6 +147,7 @@ extension StatusSnapshot {
             var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state.rawValue) sent \(peer.prefixesSent)"
             if let bfd = peer.bfd { line += "  BFD \(bfd)" }
             if let held = peer.bfdResetsHeldOff { line += " (damped: resets held off \(held)s)" }
+            if peer.treatAsWithdraw > 0 { line += "  treat-as-withdraw \(peer.treatAsWithdraw)" }
             if let error = peer.lastErrorReceived { line += "  last received: \(error)" }
             if let error = peer.lastErrorSent { line += "  last sent: \(error)" }
             lines.append(line)

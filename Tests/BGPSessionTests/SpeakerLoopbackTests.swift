@@ -43,7 +43,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        let portA = Int.random(in: 20000...29999)
+        let portA = TestPorts.take()
         let portB = portA + 1
         let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
         let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
@@ -74,15 +74,29 @@ import Testing
         #expect(await Self.eventually { received() == 2 })
         #expect(a.snapshot().first?.updatesOut == 3, "a withdrawal is one UPDATE, nothing re-sent")
         a.setRoutes(peer: "b", Self.routes(["192.0.2.1/32", "192.0.2.3/32"], asn: 65001))
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(a.snapshot().first?.updatesOut == 3, "an unchanged set sends nothing")
+        // A change after the unchanged set shows that the set was handled: it alone is one more UPDATE.
+        a.setRoutes(peer: "b", Self.routes(["192.0.2.1/32", "192.0.2.3/32", "192.0.2.4/32"], asn: 65001))
+        #expect(await Self.eventually { received() == 3 })
+        #expect(a.snapshot().first?.updatesOut == 4, "an unchanged set sends nothing")
 
         await a.shutdown(message: "maintenance window 42")
         #expect(
             await Self.eventually { b.snapshot().first?.lastErrorReceived?.contains("maintenance window 42") == true },
             "B did not see the shutdown message: \(String(describing: b.snapshot().first))")
-        #expect(await Self.eventually { b.snapshot().first?.state == .active })
-        #expect(b.snapshot().first?.families[.ipv4]?.prefixesReceived ?? 0 == 0)
+        // A new session that brings no routes: B must count none (nothing kept from the old session).
+        let a2 = BGPSpeaker(group: group, logger: logger, listenPort: portA)
+        a2.setPeers([
+            Self.settings(
+                name: "b", peer: "127.0.0.2", port: portB, asn: 65002, localASN: 65001, local: "127.0.0.1",
+                passive: false)
+        ])
+        #expect(
+            await Self.eventually {
+                b.snapshot().first?.state == .established && b.snapshot().first?.establishedCount == 2
+                    && b.snapshot().first?.families[.ipv4] != nil
+            }, "\(String(describing: b.snapshot().first))")
+        #expect(b.snapshot().first?.families[.ipv4]?.prefixesReceived == 0, "\(String(describing: b.snapshot().first))")
+        await a2.shutdown(message: "done")
         await b.shutdown(message: "done")
     }
 
@@ -92,7 +106,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let portA = Int.random(in: 40000...49999)
+        let portA = TestPorts.take()
         let portB = portA + 1
         let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
         let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
@@ -110,8 +124,12 @@ import Testing
 
         toB.maximumRetrySeconds = 5
         a.setPeers([toB])
-        try await Task.sleep(for: .milliseconds(300))
+        // setPeers and setRoutes run in order on A's loop: once the new route is at B, the back-off change
+        // was applied, and a reset would have sent B a NOTIFICATION before it.
+        a.setRoutes(peer: "b", Self.routes(["198.51.100.1/32", "198.51.100.2/32"], asn: 65001))
+        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 2 })
         #expect(a.snapshot().first?.establishedCount == 1, "a back-off change must not reset the session")
+        #expect(b.snapshot().first?.lastErrorReceived == nil, "\(String(describing: b.snapshot().first))")
 
         toB.holdTime = 30
         a.setPeers([toB])
@@ -122,8 +140,8 @@ import Testing
             await Self.eventually {
                 a.snapshot().first?.establishedCount == 2 && a.snapshot().first?.state == .established
             })
-        // The route is sent again on the new session.
-        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 1 })
+        // The routes are sent again on the new session.
+        #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 2 })
 
         a.setPeers([])
         #expect(
@@ -140,7 +158,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let portA = Int.random(in: 50000...59999)
+        let portA = TestPorts.take()
         let portB = portA + 1
         let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
         let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
@@ -174,7 +192,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let portA = Int.random(in: 45000...49998)
+        let portA = TestPorts.take()
         let portB = portA + 1
         let a = BGPSpeaker(group: group, logger: logger, listenPort: portA)
         let b = BGPSpeaker(group: group, logger: logger, listenPort: portB)
@@ -184,7 +202,7 @@ import Testing
                 name: "x", peer: "127.0.0.9", port: portA, asn: 65009, localASN: 65002, local: "127.0.0.2",
                 passive: true)
         ])
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await Self.eventually { b.listening.contains("127.0.0.2") }, "b never listened")
         a.setPeers([
             Self.settings(
                 name: "b", peer: "127.0.0.2", port: portB, asn: 65002, localASN: 65001, local: "127.0.0.1",
@@ -212,7 +230,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let port = Int.random(in: 30000...39999)
+        let port = TestPorts.take(1)
         let b = BGPSpeaker(group: group, logger: logger, listenPort: port)
         b.setPeers([
             Self.settings(
@@ -220,7 +238,7 @@ import Testing
                 passive: true)
         ])
         #expect(await Self.eventually { b.snapshot().first?.state == .active })
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await Self.eventually { b.listening.contains("127.0.0.2") }, "b never listened")
 
         let collector = ByteCollector()
         let client = try await ClientBootstrap(group: group)

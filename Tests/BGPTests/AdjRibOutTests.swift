@@ -142,16 +142,6 @@ import Testing
         #expect(rib.refresh(.ipv6Unicast).flatMap(\.announcedPrefixes) == hostsV6(3))
     }
 
-    @Test func enhancedRefreshIsWrappedInBoRRAndEoRR() {
-        var rib = active()
-        _ = rib.setDesired(Dictionary(uniqueKeysWithValues: hosts(2).map { ($0, attributes) }))
-        let messages = rib.refreshMessages(.ipv4Unicast, enhanced: true)
-        #expect(messages.count == 3)
-        #expect(messages.first == .routeRefresh(RouteRefreshMessage(family: .ipv4Unicast, subtype: 1)))
-        #expect(messages.last == .routeRefresh(RouteRefreshMessage(family: .ipv4Unicast, subtype: 2)))
-        #expect(rib.refreshMessages(.ipv4Unicast, enhanced: false).count == 1)
-    }
-
     @Test func unsendablePrefixesAreHeldBack() {
         var rib = active(CodecContext(fourOctetAS: true, families: [.ipv4Unicast]))
         let v6Prefix = hostsV6(1)[0]

@@ -1,5 +1,6 @@
-// Replays the fuzz seeds (Tests/fuzz/corpus) and every crash the fuzzer kept (Tests/fuzz/crashes)
-// through the codec round-trip check, so a fixed crash stays fixed.
+// Replays the fuzz seeds (Tests/fuzz/corpus) and every crash the fuzzer kept (Tests/fuzz/crashes), with
+// hand-made hostile inputs (lengths that overrun) there too, through the codec round-trip check, so a
+// fixed crash stays fixed. An empty crashes directory fails the test.
 import BGP
 import Foundation
 import NIOCore
@@ -36,7 +37,10 @@ import Testing
     }
 
     @Test func keptCrashesNoLongerFail() throws {
-        for crash in try files("crashes") {
+        let crashes = try files("crashes")
+        // An empty directory would make this test pass without checking anything.
+        #expect(crashes.count >= 1, "Tests/fuzz/crashes holds no input: keep at least one hostile input there")
+        for crash in crashes {
             let input = [UInt8](try Data(contentsOf: crash))
             #expect(CodecSelfCheck.check(input) == nil, "\(crash.lastPathComponent)")
         }

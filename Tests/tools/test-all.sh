@@ -90,6 +90,7 @@ else
     echo "deb: make deb failed; the hardening tiers and t-deb will fail for want of the release binary"
 fi
 release=.build/release/anycastd
+run_tier harden-bgp Tests/interop/harden-bgp.sh --bin "$release"
 run_tier harden-clients Tests/interop/harden-clients.sh --bin "$release"
 run_tier harden-files Tests/interop/harden-files.sh --bin "$release"
 run_tier harden-checks Tests/interop/harden-checks.sh --bin "$release"
