@@ -74,7 +74,7 @@ bench_bird_start() {
             echo "  local $(io_spec_get "$spec" local) as 65000;"
             echo "  neighbor $(io_spec_get "$spec" addr) as $(io_spec_get "$spec" as);"
             echo "  hold time 9; keepalive time 3; connect delay time 1; connect retry time 2;"
-            echo "  error wait time 1, 5; error forget time 10;"
+            echo "  error wait time 1, 1; error forget time 10;"
             # The speakers connect; a router connecting too makes collisions that ExaBGP can hang on.
             echo "  passive on;"
             echo "  debug { routes };"
