@@ -77,6 +77,9 @@ bench_bird_start() {
             echo "  error wait time 1, 1; error forget time 10;"
             # The speakers connect; a router connecting too makes collisions that ExaBGP can hang on.
             echo "  passive on;"
+            # A listening socket per local address: BIRD then tells sessions from one neighbor to several of
+            # its addresses apart.
+            echo "  strict bind on;"
             echo "  debug { routes };"
             echo "  ipv4 { import all; export none; };"
             echo "}"
