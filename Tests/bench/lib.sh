@@ -117,8 +117,14 @@ bench_bird_counter() {
 bench_bird_established() { birdc -s "$1/bird.ctl" show protocols "$2" | grep -q Established; }
 bench_bird_has() { birdc -s "$1/bird.ctl" show route "$3" protocol "$2" 2>/dev/null | grep -q "${3%/*}"; }
 
-# The release binaries that ship (static Swift runtime, as in the .deb), built once per run.
+# The release binaries that ship (static Swift runtime, as in the .deb), built once per run; BENCH_BIN_DIR
+# names another build folder (for trying the scripts with a debug build; results.md says which).
 bench_build() { # bench_build PRODUCT -> path
+    if [ -n "${BENCH_BIN_DIR:-}" ]; then
+        [ -x "$BENCH_BIN_DIR/$1" ] || io_die "$BENCH_BIN_DIR/$1 is not built"
+        echo "$BENCH_BIN_DIR/$1"
+        return
+    fi
     (cd "$BENCH_REPO" && swift build -c release --static-swift-stdlib --product "$1" >/dev/null 2>&1) ||
         io_die "swift build -c release --product $1 failed"
     echo "$(cd "$BENCH_REPO" && swift build -c release --show-bin-path)/$1"

@@ -149,29 +149,18 @@ for round in $(seq "$ROUNDS"); do
     for kind in "${kinds[@]}"; do record "$kind" "$(trial "$kind" "$round")"; done
 done
 
-# Every sample must be within the limit. A single sample over it in a kind is measured again, once, with
-# the same change; the outlier is printed either way, and a second one in the same kind, a timeout, or a
-# slow re-measurement fails. (Polled from the test, about one sample in sixty was 60-111 ms on this 2-core
-# machine; from the kernel's timestamps see the note in the README's Tests section.)
+# Every sample must be within the limit. Polled from the test, about one sample in sixty was 60-111 ms on
+# this 2-core machine (and many were over 100 ms at load 27); the kernel's timestamps put every repair of
+# those runs under 55 ms: the outliers were the measuring `ip` processes waiting for a core, not the agent.
 over_limit() { [ "$1" = timeout ] || awk -v v="$1" -v l="$LIMIT_MS" 'BEGIN { exit !(v > l) }'; }
 for name in "${kinds[@]}"; do
     values=${figures[$name]}
-    over=0 bad=0
-    for v in $values; do
-        if [ "$v" = timeout ]; then bad=1; elif over_limit "$v"; then over=$((over + 1)); fi
-    done
+    bad=0
+    for v in $values; do over_limit "$v" && bad=1; done
     sorted=$(tr ' ' '\n' <<<"$values" | grep -v '^$' | sort -g | tr '\n' ' ')
     sorted_polled=$(tr ' ' '\n' <<<"${polled[$name]}" | grep -v '^$' | sort -g | tr '\n' ' ')
-    note=''
-    if [ $bad = 0 ] && [ $over = 1 ]; then
-        [ "$name" = "config renamed over: prefix removed" ] && trial "config renamed over: prefix added" 99 >/dev/null
-        again=$(trial "$name" 99)
-        note=", one over ${LIMIT_MS} ms, measured again: ${again% *} ms (polled ${again#* })"
-        over_limit "${again% *}" && bad=1
-        over=0
-    fi
-    text="$name: repaired within ${LIMIT_MS} ms (kernel events, ms: $sorted$note; polled: ${sorted_polled% })"
-    if [ $bad = 0 ] && [ $over = 0 ]; then ok "$text"; else not_ok "$text"; fi
+    text="$name: repaired within ${LIMIT_MS} ms (kernel events, ms: ${sorted% }; polled: ${sorted_polled% })"
+    if [ $bad = 0 ]; then ok "$text"; else not_ok "$text"; fi
 done
 if grep -q "resync" "$dir/log"; then not_ok "no repair came from the resync timer"; else ok "no repair came from the resync timer"; fi
 kill -TERM "$monitor"
