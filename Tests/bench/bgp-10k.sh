@@ -63,14 +63,37 @@ wait_count() { # wait_count PROTO N TIMEOUT_S -> prints elapsed ms since $T0 or 
     echo timeout
     return 1
 }
-capture_start() { # tcpdump on the router's interface, BGP from one source
-    ip netns exec "$RNS" tcpdump -U -i "$(io_rif bench-10k $n)" -nn -s0 -w "$IO_ROOT/$1.pcap" \
-        "tcp port 179 and src host $2" >/dev/null 2>&1 &
+wait_count_or_stall() { # wait_count_or_stall PROTO N -> elapsed ms since $T0, or "timeout" once the count
+    # has not moved for 300 ms (or after 60 s)
+    local end=$(($(now_ms) + 60000)) last=-1 since
+    since=$(now_ms)
+    while [ "$(now_ms)" -lt $end ]; do
+        local c
+        c=$(count_at_bird "$1")
+        if [ "$c" = "$2" ]; then
+            echo $(($(now_ms) - T0))
+            return 0
+        fi
+        if [ "$c" != "$last" ]; then
+            last=$c
+            since=$(now_ms)
+        elif [ $(($(now_ms) - since)) -gt 300 ]; then
+            break
+        fi
+        sleep 0.005
+    done
+    echo timeout
+    return 1
+}
+capture_start() { # tcpdump on the router's interface, BGP from one source; returns once it listens
+    ip netns exec "$RNS" tcpdump --immediate-mode -U -i "$(io_rif bench-10k $n)" -nn -s0 -w "$IO_ROOT/$1.pcap" \
+        "tcp port 179 and src host $2" >/dev/null 2>"$IO_ROOT/$1.tcpdump" &
     CAP=$!
     io_track_pid $CAP
-    sleep 0.5
+    io_wait 10 grep -q 'listening on' "$IO_ROOT/$1.tcpdump" || io_die "tcpdump did not start (see $IO_ROOT/$1.tcpdump)"
 }
-capture_updates() { # UPDATE messages in a capture, TCP reassembled (bgp-count.py)
+capture_updates() { # UPDATE messages in a capture, TCP reassembled (bgp-count.py); --immediate-mode hands
+    # tcpdump each packet at once (else up to 1 s later, after it was stopped)
     sleep 0.5
     io_kill "$CAP"
     "$IO_PY" "$HERE/bgp-count.py" "$IO_ROOT/$1.pcap" | sed 's/.*updates=\([0-9]*\).*/\1/'
@@ -161,8 +184,8 @@ for trial in $(seq "$TRIALS"); do
 
     [ "$trial" = 1 ] && capture_start gobgp "$G4"
     # `gobgp mrt inject` exits before gobgpd has read the end of its stream (here the last 300-700 of
-    # 10,000 routes never arrive, every time), so when BIRD does not get them all it is run again with the
-    # file in reverse order, whose start is that lost end; the runs are counted.
+    # 10,000 routes never arrive, every time), so when BIRD's count stops short for 300 ms it is run again
+    # with the file in reverse order, whose start is that lost end; the runs and the wait are counted.
     T0=$(now_ms)
     injects=0 ms=timeout
     while [ $injects -lt 4 ] && [ "$ms" = timeout ]; do
@@ -170,7 +193,7 @@ for trial in $(seq "$TRIALS"); do
         [ $((injects % 2)) = 1 ] && file=$GDIR/routes-reversed.mrt
         injects=$((injects + 1))
         gobgp_cli mrt inject global "$file" >>"$GDIR/inject.log" 2>&1 || io_die "gobgp mrt inject failed"
-        ms=$(wait_count gobgp "$COUNT" 3)
+        ms=$(wait_count_or_stall gobgp "$COUNT")
     done
     gobgp_ms+=("$ms")
     gobgp_injects+=("$injects")
