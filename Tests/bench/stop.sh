@@ -5,7 +5,8 @@
 # runs anycastd throughout. On host 1, in turn, each trial stops the agent one way and, once it has
 # exited, stops dnsmasq (as a host being taken down does), then counts the queries lost:
 #   anycastd SIGTERM (withdraw, drain delay 500 ms, NOTIFICATION), ExaBGP SIGTERM (its healthcheck helper
-#   withdraws, ExaBGP sends NOTIFICATION), and kill -9 of each (the kernel closes the TCP connection).
+#   withdraws, ExaBGP sends NOTIFICATION), and kill -9 of each (the kernel closes the TCP connection);
+# and, for each agent, the agent and dnsmasq sent SIGTERM at the same moment (a host going down unordered).
 # Usage: sudo Tests/bench/stop.sh [--bin PATH]   (TRIALS=N, default 20)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -131,11 +132,17 @@ trial() {
     ip netns exec $RNS "$IO_PY" "$HERE/dns-client.py" 192.0.2.53 5 300 "$stop" 30 >"$IO_ROOT/client.out" &
     local client=$!
     sleep 0.5
-    kill -"$signal" "$AGENT"
+    if [ "$signal" = TOGETHER ]; then
+        # The host going down without ordering: the agent and the service get SIGTERM at the same moment.
+        kill -TERM "$AGENT" "$(cat "$IO_ROOT/h1/dnsmasq.pid")"
+        signal=TERM
+    else
+        kill -"$signal" "$AGENT"
+    fi
     for _ in $(seq 300); do kill -0 "$AGENT" 2>/dev/null || break; sleep 0.01; done
     kill -0 "$AGENT" 2>/dev/null && { kill -KILL "$AGENT"; echo "error: $kind did not exit within 3 s of SIG$signal"; }
     wait "$AGENT" 2>/dev/null
-    kill -KILL "$(cat "$IO_ROOT/h1/dnsmasq.pid")"
+    kill -KILL "$(cat "$IO_ROOT/h1/dnsmasq.pid")" 2>/dev/null
     # Queries sent until then are answered or lost within the client's 300 ms.
     sleep 0.5
     touch "$stop"
@@ -155,7 +162,7 @@ trial() {
 }
 
 declare -A lost
-variants=("anycastd TERM" "exabgp TERM" "anycastd KILL" "exabgp KILL")
+variants=("anycastd TERM" "exabgp TERM" "anycastd KILL" "exabgp KILL" "anycastd TOGETHER" "exabgp TOGETHER")
 for t in $(seq "$TRIALS"); do
     for v in "${variants[@]}"; do
         r=$(trial $v)
@@ -175,4 +182,8 @@ sum() { local s=0 v; for v in "$@"; do s=$((s + v)); done; echo $s; }
         "$(bench_stats queries ${lost[anycastd KILL]}), $(sum ${lost[anycastd KILL]}) in all" \
         "ExaBGP + healthcheck $(bench_stats queries ${lost[exabgp KILL]}), $(sum ${lost[exabgp KILL]}) in all" \
         "$(bench_ratio "$(sum ${lost[anycastd KILL]})" "$(sum ${lost[exabgp KILL]})") (sums)"
+    bench_row "agent and service stopped together (SIGTERM to both at once); queries lost" \
+        "$(bench_stats queries ${lost[anycastd TOGETHER]}), $(sum ${lost[anycastd TOGETHER]}) in all" \
+        "ExaBGP + healthcheck $(bench_stats queries ${lost[exabgp TOGETHER]}), $(sum ${lost[exabgp TOGETHER]}) in all" \
+        "$(bench_ratio "$(sum ${lost[anycastd TOGETHER]})" "$(sum ${lost[exabgp TOGETHER]})") (sums)"
 }
