@@ -30,7 +30,7 @@ version() { "$@" 2>&1 | grep -Eo '[0-9]+\.[0-9]+(\.[0-9]+)?' | head -1; }
     echo "the same run, in the same lab, against the same router, with the same number of trials."
     echo
     echo "- date: $started"
-    echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- Sources Tests 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- Sources Tests ':!Tests/bench/results.md' 2>/dev/null || echo ' (with uncommitted changes)')"
     echo "- machine: $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), load at start $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "- build: ${BENCH_BIN_DIR:-release, static Swift runtime (as in the .deb)}"
     echo "- trials: $TRIALS; BIRD $(version bird --version), ExaBGP $(version /usr/sbin/exabgp --version), GoBGP $(version gobgpd --version)"
