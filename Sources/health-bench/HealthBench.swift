@@ -1,5 +1,6 @@
 // health-bench: measures what the DNS health check costs and how fast it notices failures, against a real
-// dnsmasq it starts and stops itself. Run by Tests/bench/health-cpu.sh; not part of the product.
+// dnsmasq it starts and stops itself, in this one process (no BGP). Run by Tests/bench/health-cpu.sh; not
+// part of the product. The comparison with ExaBGP's healthcheck is Tests/bench/health.sh.
 import Config
 import Foundation
 import Health
@@ -223,12 +224,7 @@ struct HealthBench {
             "hung server -> down (fall \(fall), timeout \(options.timeoutMs) ms, \(hung.count) trials): p50 "
                 + "\(format(percentile(hung, 0.5))) ms, max \(format(hung.max() ?? .nan)) ms "
                 + "(bound interval x fall + timeout = \(format(bound, 0)) ms)")
-        print("compared with ExaBGP healthcheck measured here (14 % of a core, 342 ms p50, 394 ms max):")
-        print("  cpu: \(format(cpuPercent, 2)) % vs 14 % -> \(format(14 / max(cpuPercent, 0.0001), 0)) x less")
-        print(
-            "  dead p50: \(format(percentile(dead, 0.5))) ms vs 342 ms -> ratio \(format(percentile(dead, 0.5) / 342, 2)); "
-                + "max \(format(dead.max() ?? .nan)) ms vs 394 ms -> ratio \(format((dead.max() ?? .nan) / 394, 2))")
-        print("  (ours ends at the down event; ExaBGP's figure ends at the route gone at BIRD)")
+        print("ExaBGP's healthcheck is compared side by side, same dnsmasq and router, in Tests/bench/health.sh")
         print(
             "aim: < 1 % CPU: \(cpuPercent < 1 ? "met" : "MISSED"); p50 <= 300 ms: \(percentile(dead, 0.5) <= 300 ? "met" : "MISSED")"
         )

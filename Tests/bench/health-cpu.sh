@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Benchmark of the DNS health check (design.md "Figures"): CPU used while checking dnsmasq every 100 ms for
-# 30 s (getrusage of the checking process, as % of one core), and the latency from stopping dnsmasq
-# (SIGKILL: dead; SIGSTOP: hung) to the down event with fall 3, compared with ExaBGP's healthcheck.
+# Microbenchmark of the DNS health check alone (no BGP, in one process): CPU used while checking dnsmasq
+# every 100 ms for 30 s (getrusage, as % of one core), and the time from stopping dnsmasq (SIGKILL: dead;
+# SIGSTOP: hung) to the down event with fall 3. Not part of `make bench`: Tests/bench/health.sh measures
+# the whole agent side by side with ExaBGP's healthcheck.
 # Usage: Tests/bench/health-cpu.sh [--seconds 30] [--trials 20] [--interval-ms 100] [--timeout-ms 50] [--fall 3]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
