@@ -198,7 +198,12 @@ qstatus() {
     grep '^status' "$QDIR/out" | tail -n 1
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-status=$(qstatus)
+# The probe may still be starting: ask until it reports its discriminator.
+status=''
+for _ in $(seq 10); do
+    status=$(qstatus)
+    [ -n "$(field local-discr <<<"$status")" ] && break
+done
 qdiscr=$(field local-discr <<<"$status") sent_before=$(field sent <<<"$status") ticks_before=$(cpu_ticks $QPID)
 ip netns exec "$RNS" /usr/bin/python3 - "$(io_saddr4 $N 3)" "$qdiscr" >"$IO_ROOT/polls.out" <<'PY'
 import socket, struct, sys, time
