@@ -78,9 +78,16 @@ public struct BFDReceiveCounters: Hashable, Sendable {
 /// What the speaker and its thread share: the command queue, the published status, the state-change stream.
 private final class SpeakerCore: Sendable {
     let continuation: AsyncStream<BFDStateChange>.Continuation
+    let onStateChange: (@Sendable (BFDStateChange) -> Void)?
     let shared = Mutex(BFDSpeaker.Shared())
 
-    init(continuation: AsyncStream<BFDStateChange>.Continuation) { self.continuation = continuation }
+    init(
+        continuation: AsyncStream<BFDStateChange>.Continuation,
+        onStateChange: (@Sendable (BFDStateChange) -> Void)?
+    ) {
+        self.continuation = continuation
+        self.onStateChange = onStateChange
+    }
 }
 
 /// Runs single-hop BFD sessions on one thread. Call `shutdown()` when done: it ends the sessions (each
@@ -108,12 +115,14 @@ public final class BFDSpeaker: Sendable {
         var isShutDown = false
     }
 
-    /// Starts the speaker's thread.
-    public init() throws(BFDSessionError) {
+    /// Starts the speaker's thread. `onStateChange`, if given, is called on that thread with every state
+    /// change (before it goes to `stateChanges`), in order and holding no lock of the speaker's: it must
+    /// not block, and must not call `shutdown()`.
+    public init(onStateChange: (@Sendable (BFDStateChange) -> Void)? = nil) throws(BFDSessionError) {
         let continuation: AsyncStream<BFDStateChange>.Continuation
         (stateChanges, continuation) = AsyncStream.makeStream(
             of: BFDStateChange.self, bufferingPolicy: .bufferingNewest(4096))
-        let core = SpeakerCore(continuation: continuation)
+        let core = SpeakerCore(continuation: continuation, onStateChange: onStateChange)
         self.core = core
         do {
             thread = try PollThread(name: "bfd") { thread in
@@ -398,10 +407,11 @@ private struct SpeakerLoop {
             case .cancelTimer(let timer):
                 sessions[key]!.deadlines[timer] = nil
             case .reportStateChange(let old, let new, let diagnostic):
-                core.continuation.yield(
-                    BFDStateChange(
-                        peer: key, old: old, new: new, diagnostic: diagnostic,
-                        remoteDiagnostic: sessions[key]!.machine.remoteDiagnostic))
+                let change = BFDStateChange(
+                    peer: key, old: old, new: new, diagnostic: diagnostic,
+                    remoteDiagnostic: sessions[key]!.machine.remoteDiagnostic)
+                core.onStateChange?(change)
+                core.continuation.yield(change)
             case .discarded:
                 discarded += 1
             }

@@ -130,3 +130,24 @@ func quoteExcerpt(_ text: String, limit: Int = 256) -> String {
     guard scalars.next() != nil else { return quoteJSONString(text) }
     return quoteJSONString(String(head)) + "… (\(text.utf8.count) bytes)"
 }
+
+/// A JSON string literal: quotes, backslashes and control characters escaped, everything else as is.
+func quoteJSONString(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        case "\r": result += "\\r"
+        case "\t": result += "\\t"
+        case "\u{08}": result += "\\b"
+        case "\u{0C}": result += "\\f"
+        case "\u{00}"..."\u{1F}", "\u{7F}":
+            let hex = String(scalar.value, radix: 16, uppercase: true)
+            result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: result.unicodeScalars.append(scalar)
+        }
+    }
+    return result + "\""
+}

@@ -253,6 +253,7 @@ public actor Agent {
         let interval = options.resyncInterval
         let healthEvents = health.events
         let sessionEvents = announcer.sessionEvents
+        let announcer = self.announcer
         let wakeUps = wakeUpStream
         let (finishes, finish) = AsyncStream.makeStream(of: Int32.self)
         exitRequests = finish
@@ -274,6 +275,10 @@ public actor Agent {
             }
             group.addTask {
                 for await event in sessionEvents { await self.feed(.peer(event.peer, event.event)) }
+                return nil
+            }
+            group.addTask {
+                await announcer.forwardSessionEvents()
                 return nil
             }
             group.addTask {

@@ -18,6 +18,9 @@ public protocol Announcer: Sendable {
     func shutdown(message: String) async
     /// Sessions reaching or leaving Established, and BFD Down, for the agent's core.
     var sessionEvents: AsyncStream<PeerSessionEvent> { get }
+    /// Feeds `sessionEvents` until the sessions' own events end or the task is cancelled; the agent runs
+    /// it as a child of its `run()`, so nothing outlives the agent.
+    func forwardSessionEvents() async
     /// Resets the session with a peer at once (BFD saw the path fail).
     func resetSession(peer: String)
 }
@@ -42,4 +45,5 @@ public struct NoAnnouncer: Announcer {
     public func shutdown(message: String) async {}
     public func resetSession(peer: String) {}
     public var sessionEvents: AsyncStream<PeerSessionEvent> { AsyncStream { $0.finish() } }
+    public func forwardSessionEvents() async {}
 }

@@ -77,8 +77,8 @@ final class BFDController: Sendable {
                 authentication: authentication)
         }
         var keyErrors: [String] = []
-        let (started, logs) = state.withLock { state -> (BFDSpeaker?, [String]) in
-            guard !state.stopped else { return (nil, []) }
+        let logs = state.withLock { state -> [String] in
+            guard !state.stopped else { return [] }
             var logs: [String] = []
             for (key, failure) in keyFailed.sorted(by: { $0.key < $1.key }) {
                 let kept = state.sessions[key]?.name == failure.name
@@ -87,20 +87,19 @@ final class BFDController: Sendable {
                     failure.error + (kept ? "; the running BFD session keeps its old key" : "; BFD session not started")
                 )
             }
-            var started: BFDSpeaker?
             if state.speaker == nil, !wanted.isEmpty {
                 do {
-                    state.speaker = try BFDSpeaker()
-                    started = state.speaker
+                    // State changes arrive on the speaker's thread, none after its shutdown() returns.
+                    state.speaker = try BFDSpeaker { [weak self] change in self?.handle(change) }
                     state.failure = nil
                 } catch {
                     let text = "BFD cannot start: \(error); peers run without it"
                     if text != state.failure { logs.append(text) }
                     state.failure = text
-                    return (nil, logs)
+                    return logs
                 }
             }
-            guard let speaker = state.speaker else { return (nil, logs) }
+            guard let speaker = state.speaker else { return logs }
             for (key, old) in state.sessions
             where wanted[key] == nil || wanted[key]!.authentication != old.authentication {
                 speaker.stopSession(peer: key.address, local: key.local)
@@ -139,11 +138,10 @@ final class BFDController: Sendable {
                     logs.append("peer \(want.name): BFD session not started: \(error)")
                 }
             }
-            return (started, logs)
+            return logs
         }
         for line in keyErrors { logger.error("\(line)") }
         for line in logs { logger.info("\(line)") }
-        if let started { follow(started) }
     }
 
     /// The BFD state of a peer's session ("Up", "Down"...), nil when the peer has no BFD.
@@ -197,13 +195,7 @@ final class BFDController: Sendable {
         speaker?.shutdown()
     }
 
-    private func follow(_ speaker: BFDSpeaker) {
-        let changes = speaker.stateChanges
-        Task { [self] in
-            for await change in changes { handle(change) }
-        }
-    }
-
+    /// One state change, on the speaker's thread: only locks, logging and the non-blocking callbacks.
     private func handle(_ change: BFDStateChange) {
         let now = origin.duration(to: clock.now)
         let found = state.withLock { state -> (String, BFDResetDamping.Decision?)? in

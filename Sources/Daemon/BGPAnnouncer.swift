@@ -19,6 +19,7 @@ public final class BGPAnnouncer: Announcer {
     private let logger: Logger
     private let bfd: BFDController
     public let sessionEvents: AsyncStream<PeerSessionEvent>
+    private let continuation: AsyncStream<PeerSessionEvent>.Continuation
 
     public init(group: any EventLoopGroup, logger: Logger) {
         let speaker = BGPSpeaker(group: group, logger: logger)
@@ -29,23 +30,25 @@ public final class BGPAnnouncer: Announcer {
         bfd = BFDController(
             logger: logger, onDown: { peer in continuation.yield(PeerSessionEvent(peer: peer, event: .bfdDown)) },
             onChange: { _ in })
-        Task {
-            for await event in speaker.events {
-                switch event {
-                case .stateChanged(let peer, let from, let to, let reason):
-                    // The speaker logs sessions coming up and going down itself.
-                    logger.debug("peer \(peer): \(from.rawValue) -> \(to.rawValue)\(reason.map { " (\($0))" } ?? "")")
-                    if to == .established {
-                        continuation.yield(PeerSessionEvent(peer: peer, event: .established))
-                    } else if from == .established {
-                        continuation.yield(PeerSessionEvent(peer: peer, event: .down(reason)))
-                    }
-                case .routeRefresh(let peer, let family):
-                    logger.info("peer \(peer): route refresh for \(family.rawValue) answered")
+        self.continuation = continuation
+    }
+
+    public func forwardSessionEvents() async {
+        for await event in speaker.events {
+            switch event {
+            case .stateChanged(let peer, let from, let to, let reason):
+                // The speaker logs sessions coming up and going down itself.
+                logger.debug("peer \(peer): \(from.rawValue) -> \(to.rawValue)\(reason.map { " (\($0))" } ?? "")")
+                if to == .established {
+                    continuation.yield(PeerSessionEvent(peer: peer, event: .established))
+                } else if from == .established {
+                    continuation.yield(PeerSessionEvent(peer: peer, event: .down(reason)))
                 }
+            case .routeRefresh(let peer, let family):
+                logger.info("peer \(peer): route refresh for \(family.rawValue) answered")
             }
-            continuation.finish()
         }
+        continuation.finish()
     }
 
     public func configure(_ state: DesiredState) async {

@@ -2,6 +2,9 @@ import Dispatch
 
 // Unix signals as an async sequence: SIGHUP reloads, SIGTERM and SIGINT stop gracefully (a second one
 // stops at once). Signals are blocked from their default action and delivered through Dispatch.
+// Dispatch stays (rather than a signalfd on a PollThread): signalfd needs the signals blocked in every
+// thread before any thread starts, but ArgumentParser's async main already runs on Swift's concurrency
+// threads, and one thread left unblocked would take SIGTERM's default action and skip the graceful stop.
 #if canImport(Glibc)
     import Glibc
 #endif

@@ -11,22 +11,13 @@ import Synchronization
 /// serialised by a lock, so one socket can be shared by tasks. Calls block the calling thread until
 /// the kernel answers (normally well under a millisecond per operation; replies time out after 10 s).
 public final class NetlinkSocket: Sendable {
-    private let connection: Mutex<Connection>
+    /// Internal so that the tests' whole-table dumps can share it.
+    let connection: Mutex<Connection>
 
     /// Opens the socket in the calling thread's network namespace.
     public init() throws(NetlinkError) {
         let connection = try Connection(receiveBufferBytes: 4 << 20, replyTimeout: true)
         self.connection = Mutex(connection)
-    }
-
-    /// Every link (`ip -d link`): name, kind, up/carrier, IPv6 addrgenmode and the IPv4 settings
-    /// anycastd manages.
-    public func links() throws(NetlinkError) -> [LinkInfo] {
-        try connection.withLock { (connection) throws(NetlinkError) -> [LinkInfo] in
-            try connection.dump(.dumpLinks, context: "list links (RTM_GETLINK)").compactMap {
-                if case .link(let link) = $0 { link } else { nil }
-            }
-        }
     }
 
     /// The link called `name`, or nil when there is none (`ip -d link show NAME`).
@@ -41,17 +32,8 @@ public final class NetlinkSocket: Sendable {
         }
     }
 
-    /// Every IPv4 and IPv6 address on every link (`ip addr`).
-    public func addresses() throws(NetlinkError) -> [AddressInfo] {
-        try connection.withLock { (connection) throws(NetlinkError) -> [AddressInfo] in
-            try connection.dump(.dumpAddresses(), context: "list addresses (RTM_GETADDR)").compactMap {
-                if case .address(let address) = $0 { address } else { nil }
-            }
-        }
-    }
-
     /// The links with these names that exist (`ip -d link show NAME` for each), in the order given; names
-    /// without a link are left out. Unlike `links()`, other links' churn cannot interrupt it.
+    /// without a link are left out. Unlike a dump of every link, other links' churn cannot interrupt it.
     public func links(named names: [String]) throws(NetlinkError) -> [LinkInfo] {
         var found: [LinkInfo] = []
         for name in names where !found.contains(where: { $0.name == name }) {
@@ -87,17 +69,13 @@ public final class NetlinkSocket: Sendable {
     }
 
     /// Carries out `operations` in order and returns one result per operation, in the same order.
+    /// `dummyKind` is the link kind created for "dummy" ("dummy" but for tests on kernels without it:
+    /// ifb behaves the same for everything anycastd does).
     ///
     /// Operations are sent as acknowledged batches; one failing does not stop the others. Addresses need
     /// an interface index, so an address on a link created earlier in the same list is sent after the
     /// batch that creates the link. `setIPv4ConfAll` writes /proc/sys/net/ipv4/conf/all/KEY (of the
     /// calling thread's network namespace), since rtnetlink has no way to set "all".
-    public func apply(_ operations: [NetlinkOperation]) -> [Result<Void, NetlinkError>] {
-        apply(operations, dummyKind: "dummy")
-    }
-
-    /// `apply` with another link kind standing in for "dummy", for tests on kernels without it (this
-    /// build host's kernel has no dummy type; ifb behaves the same for everything anycastd does).
     public func apply(_ operations: [NetlinkOperation], dummyKind: String) -> [Result<Void, NetlinkError>] {
         connection.withLock { connection in
             var planner = BatchPlanner(connection: connection, operations: operations, dummyKind: dummyKind)

@@ -2,9 +2,10 @@
 // 127.0.0.1 and 127.0.0.2 come Up and see each other stop; a dropped speaker says AdminDown; the receiver
 // reads in batches of 32; a packet whose TTL is not 255 is dropped in the kernel (a flood of them never
 // reaches the thread) while the same packet with 255 is taken; no other user can bind the port; malformed
-// and unmatched packets are counted; set-up errors.
+// and unmatched packets are counted; set-up errors; the state-change callback sees what the stream does.
 import BFD
 import NetAddress
+import Synchronization
 import Testing
 
 @testable import BFDSession
@@ -56,6 +57,35 @@ private let peerDown: [UInt8] = BFDControlPacket(
             return problems
         }
         #expect(outcome == [])
+    }
+
+    /// The callback sees every state change, in order, as `stateChanges` does: the daemon reads changes from
+    /// it (on the speaker's thread) instead of from a Task that outlived its owner.
+    @Test func stateChangesReachTheCallbackAndTheStream() async throws {
+        let (heard, seen, stream) = try await inFreshNetworkNamespace {
+            () throws -> ([BFDStateChange], [BFDStateChange], AsyncStream<BFDStateChange>) in
+            let seen = Mutex<[BFDStateChange]>([])
+            let a = try BFDSpeaker { change in seen.withLock { $0.append(change) } }
+            let b = try BFDSpeaker()
+            defer { b.shutdown() }
+            let fast = Duration.milliseconds(20)
+            try a.startSession(peer: two, local: one, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+            try b.startSession(peer: one, local: two, desiredMinTxInterval: fast, requiredMinRxInterval: fast)
+            _ = eventually { seen.withLock { $0.last?.new == .up } }
+            b.stopSession(peer: one, local: two)
+            _ = eventually { seen.withLock { $0.last?.new == .down } }
+            let heard = seen.withLock { $0 }
+            a.shutdown()  // its own session goes AdminDown: one more change, then the stream ends
+            return (heard, seen.withLock { $0 }, a.stateChanges)
+        }
+        var streamed: [BFDStateChange] = []
+        for await change in stream { streamed.append(change) }
+        #expect(heard.map(\.new).contains(.up))
+        #expect(heard.last?.new == .down)
+        #expect(heard.last?.diagnostic == .neighborSignaledSessionDown)
+        #expect(seen.last?.new == .adminDown)
+        #expect(seen.allSatisfy { $0.peer == BFDPeer(address: two, local: one) })
+        #expect(streamed == seen)
     }
 
     /// A speaker dropped without shutdown() ends its sessions as shutdown() does: its peer hears AdminDown

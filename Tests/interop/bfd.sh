@@ -112,6 +112,19 @@ wait_for() {
 probe_down_since() { [ -n "$(probe_change_at Down "$1")" ]; }
 both_up() { [ "$(probe_state)" = Up ] && [ "$(bird_state)" = Up ]; }
 bird_is() { [ "$(bird_state)" = "$1" ]; }
+bird_timeout() { bird_sessions | awk -v a="${1:-$SPEAKER}" '$1 == a { print $NF }'; }
+# fast_timers: the probe sends every INTERVAL_MS and detects in MULT × INTERVAL_MS, and so does BIRD.
+fast_timers() {
+    probe_status | grep -q " tx=$INTERVAL_MS detect=$((MULT * INTERVAL_MS)) " &&
+        [ "$(bird_timeout)" = "$(awk -v t=$((MULT * INTERVAL_MS)) 'BEGIN { printf "%.3f", t / 1000 }')" ]
+}
+probe_sent() { probe_status | sed -n 's/.* sent=\([0-9]*\).*/\1/p'; }
+# sent_beyond N: the probe has sent more than N packets.
+sent_beyond() { [ "$(probe_sent)" -gt "$1" ]; }
+# counter NAME: that receive counter from the probe's status line.
+counter() { probe_status | sed -n "s/.* $1=\([0-9]*\).*/\1/p"; }
+# counter_beyond NAME N: the counter is above N.
+counter_beyond() { [ "$(counter "$1")" -gt "$2" ]; }
 # bird_change_at STATE: polls BIRD until STATE, prints the time seen (birdc is the resolution, ~10 ms).
 bird_change_at() {
     wait_for 5 bird_is "$1" && now_ms
@@ -138,7 +151,8 @@ for side in r s; do
     s) what="the probe's packets lost: BIRD detects, the probe hears its Down" ;;
     esac
     wait_for 10 both_up || { not_ok "$what (not Up before the cut)"; continue; }
-    sleep 1
+    # Up starts at the slow rate (RFC 5880 §6.8.3): cut only once both ends run the fast timers.
+    wait_for 10 fast_timers || { not_ok "$what (fast timers not in use: $(probe_status), BIRD $(bird_timeout))"; continue; }
     t0=$(now_ms)
     cut $side
     bird_at=$(bird_change_at Down)
@@ -162,36 +176,44 @@ done
 # 3. AdminDown from the probe: BIRD's session goes down and stays down until admin-up.
 probe admin-down
 check "probe AdminDown takes BIRD's session Down" wait_for 5 bird_is Down
-sleep 1
+# Two more AdminDown packets (one a second while not Up) reach BIRD; it must still be Down after them.
+sent=$(probe_sent)
+check "the probe sends AdminDown packets on" wait_for 5 sent_beyond $((sent + 1))
 check "BIRD stays Down while the probe is AdminDown" bird_is Down
 check "probe reports AdminDown" test "$(probe_state)" = AdminDown
 probe admin-up
 check "Up again at both ends after admin-up" wait_for 10 both_up
 
 # 4. A Control packet from one hop further (TTL 64) is dropped before any session sees it.
-before=$(probe_status | sed -n 's/.*wrong-ttl=\([0-9]*\).*/\1/p')
+# Behind it, from the same socket with TTL 255, goes one malformed datagram: once the probe has counted
+# that one, the TTL 64 packet before it has been dropped or counted too.
+before=$(counter wrong-ttl) malformed=$(counter malformed)
 ip netns exec "$RNS" /usr/bin/python3 - "$SPEAKER" <<'PY'
 import socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 64)
 # version 1, state Down, multiplier 3, length 24, my discriminator 7, your 0, 1 s intervals
 s.sendto(struct.pack("!BBBBIIIII", 0x20, 0x40, 3, 24, 7, 0, 1000000, 1000000, 0), (sys.argv[1], 3784))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+s.sendto(b"\x20", (sys.argv[1], 3784))
 PY
-sleep 0.2
-after=$(probe_status | sed -n 's/.*wrong-ttl=\([0-9]*\).*/\1/p')
+check "the TTL 255 marker behind it is counted as malformed" wait_for 5 counter_beyond malformed "$malformed"
+after=$(counter wrong-ttl)
 # The kernel filter drops it before the speaker's thread reads it: wrong-ttl (counted after recvmsg) stays.
 check "a packet with TTL 64 is dropped in the kernel (wrong-ttl $before -> $after)" test "${after:-1}" -eq "${before:-0}"
 check "the session stays Up after the TTL 64 packet" both_up
 PDIR=$PDIR6
-before=$(probe_status | sed -n 's/.*wrong-ttl=\([0-9]*\).*/\1/p')
+before=$(counter wrong-ttl) malformed=$(counter malformed)
 ip netns exec "$RNS" /usr/bin/python3 - "$SPEAKER6" <<'PY'
 import socket, struct, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 64)
 s.sendto(struct.pack("!BBBBIIIII", 0x20, 0x40, 3, 24, 7, 0, 1000000, 1000000, 0), (sys.argv[1], 3784))
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+s.sendto(b"\x20", (sys.argv[1], 3784))
 PY
-sleep 0.2
-after=$(probe_status | sed -n 's/.*wrong-ttl=\([0-9]*\).*/\1/p')
+check "the hop limit 255 marker behind it is counted as malformed" wait_for 5 counter_beyond malformed "$malformed"
+after=$(counter wrong-ttl)
 check "an IPv6 packet with hop limit 64 is dropped in the kernel (wrong-ttl $before -> $after)" \
     test "${after:-1}" -eq "${before:-0}"
 check "the IPv6 session is Up" wait_for 10 both_up6
@@ -199,7 +221,6 @@ PDIR=$PDIR4
 
 # 5. A timer change while Up reaches BIRD through a Poll Sequence: BIRD's timeout becomes 3 × 300 ms.
 probe timers 300 300 3
-bird_timeout() { bird_sessions | awk -v a="$SPEAKER" '$1 == a { print $NF }'; }
 timeout_is() { [ "$(bird_timeout)" = "$1" ]; }
 wait_for 5 timeout_is 0.900
 check "BIRD's timeout follows the new timers (0.900 s, got $(bird_timeout))" timeout_is 0.900

@@ -1,14 +1,17 @@
 // Renders a DesiredState back to JSON in one canonical form: fixed key order (the order of the
-// documented example), every default written out, two-space indentation. `anycastd --dry-run` and
-// status print it; the reader accepts it and yields the same state again.
+// documented example), every default written out, two-space indentation. Only the tests use it (the
+// golden `.ok` files and the reader's round trips), so it lives in the test target; the reader accepts
+// it and yields the same state again.
 import NetAddress
+
+@testable import Config
 
 extension DesiredState {
     /// The state as canonical JSON, ending in a newline. Optional values that are unset (a peer's
     /// `localAddress`, `holdTime`, `med`, `bfd`, ...) are left out, since leaving them out is what
     /// selects their behaviour; everything with a default is written. A state without BGP (ASN 0 and no
     /// peers) is written without a `bgp` section.
-    public func canonicalJSON() -> String {
+    func canonicalJSON() -> String {
         var members: [(String, CanonicalValue)] = [("interface", interface.canonical)]
         if bgp.asn != 0 || !bgp.peers.isEmpty { members.append(("bgp", bgp.canonical)) }
         members += [
@@ -185,25 +188,4 @@ extension CheckConfig {
             ("fall", .int(fall)),
         ])
     }
-}
-
-/// A JSON string literal: quotes, backslashes and control characters escaped, everything else as is.
-func quoteJSONString(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        case "\t": result += "\\t"
-        case "\u{08}": result += "\\b"
-        case "\u{0C}": result += "\\f"
-        case "\u{00}"..."\u{1F}", "\u{7F}":
-            let hex = String(scalar.value, radix: 16, uppercase: true)
-            result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: result.unicodeScalars.append(scalar)
-        }
-    }
-    return result + "\""
 }
