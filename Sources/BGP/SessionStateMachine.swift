@@ -334,11 +334,7 @@ public struct SessionStateMachine: Sendable {
             fail(LastError(direction: .local, reason: "connection closed: \(reason)", time: now), &actions, now, jitter)
 
         case (_, .decodeError(let error)):
-            actions.append(.sendMessage(.notification(error.notification)))
-            actions.append(.closeConnection)
-            fail(
-                LastError(direction: .sent, notification: error.notification, reason: error.reason, time: now),
-                &actions, now, jitter)
+            sendAndFail(error.notification, reason: error.reason, &actions, now, jitter)
 
         case (_, .sendBlocked):
             guard !sendBlocked else { break }
@@ -353,12 +349,8 @@ public struct SessionStateMachine: Sendable {
         case (_, .timerFired(.sendHold)):
             // RFC 9687 §4: try to send the NOTIFICATION (the shell gives it a short time) and close.
             let notification = NotificationMessage(code: NotificationMessage.Code.sendHoldTimerExpired, subcode: 0)
-            actions.append(.sendMessage(.notification(notification)))
-            actions.append(.closeConnection)
             let reason = "the peer took none of our messages within the send hold time (\(sendHoldTime))"
-            fail(
-                LastError(direction: .sent, notification: notification, reason: reason, time: now), &actions, now,
-                jitter)
+            sendAndFail(notification, reason: reason, &actions, now, jitter)
 
         case (_, .prefixLimitExceeded(let family, let limit)):
             // RFC 4486 §4: the data is AFI (2 octets), SAFI (1) and the upper bound (4).
@@ -369,21 +361,13 @@ public struct SessionStateMachine: Sendable {
             let notification = NotificationMessage(
                 code: NotificationMessage.Code.cease,
                 subcode: NotificationMessage.CeaseSubcode.maximumPrefixes, data: data)
-            actions.append(.sendMessage(.notification(notification)))
-            actions.append(.closeConnection)
             let reason = "the peer sent more than \(limit) \(family) prefixes (maxPrefixes)"
-            fail(
-                LastError(direction: .sent, notification: notification, reason: reason, time: now), &actions, now,
-                jitter)
+            sendAndFail(notification, reason: reason, &actions, now, jitter)
 
         case (_, .timerFired(.hold)):
             let notification = NotificationMessage(code: NotificationMessage.Code.holdTimerExpired, subcode: 0)
-            actions.append(.sendMessage(.notification(notification)))
-            actions.append(.closeConnection)
             let reason = "no message from the peer within the hold time"
-            fail(
-                LastError(direction: .sent, notification: notification, reason: reason, time: now), &actions, now,
-                jitter)
+            sendAndFail(notification, reason: reason, &actions, now, jitter)
 
         case (.openConfirm, .timerFired(.keepalive)), (.established, .timerFired(.keepalive)):
             actions.append(.sendMessage(.keepalive))
@@ -431,12 +415,8 @@ public struct SessionStateMachine: Sendable {
             // RFC 6608 subcodes: 1 OpenSent, 2 OpenConfirm, 3 Established.
             let subcode: UInt8 = state == .openSent ? 1 : state == .openConfirm ? 2 : 3
             let notification = NotificationMessage(code: NotificationMessage.Code.fsm, subcode: subcode)
-            actions.append(.sendMessage(.notification(notification)))
-            actions.append(.closeConnection)
             let reason = "unexpected \(message.typeName) in \(state.rawValue)"
-            fail(
-                LastError(direction: .sent, notification: notification, reason: reason, time: now), &actions, now,
-                jitter)
+            sendAndFail(notification, reason: reason, &actions, now, jitter)
         }
         return actions
     }
@@ -457,11 +437,7 @@ public struct SessionStateMachine: Sendable {
     ) {
         func refuse(_ subcode: UInt8, data: [UInt8] = [], _ reason: String) {
             let notification = NotificationMessage(code: NotificationMessage.Code.open, subcode: subcode, data: data)
-            actions.append(.sendMessage(.notification(notification)))
-            actions.append(.closeConnection)
-            fail(
-                LastError(direction: .sent, notification: notification, reason: reason, time: now), &actions, now,
-                jitter)
+            sendAndFail(notification, reason: reason, &actions, now, jitter)
         }
         let local = configuration.openMessage
         guard open.asn == configuration.peerASN else {
@@ -515,6 +491,16 @@ public struct SessionStateMachine: Sendable {
         if let negotiated, negotiated.holdTime > 0 {
             actions.append(.armTimer(.hold, .seconds(Int(negotiated.holdTime))))
         }
+    }
+
+    /// Sends a NOTIFICATION, closes the connection and fails with it as the last error sent.
+    private mutating func sendAndFail(
+        _ notification: NotificationMessage, reason: String, _ actions: inout [SessionAction], _ now: Duration,
+        _ jitter: Double
+    ) {
+        actions.append(.sendMessage(.notification(notification)))
+        actions.append(.closeConnection)
+        fail(LastError(direction: .sent, notification: notification, reason: reason, time: now), &actions, now, jitter)
     }
 
     /// An error ends the connection: back off exponentially (with jitter) before starting again.
