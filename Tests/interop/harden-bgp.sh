@@ -28,16 +28,8 @@ PEER="$IO_PY $HERE/harden-peer.py"
 
 host=acd-hb-h
 router=acd-hb-r
-for ns in $host $router; do
-    ip netns delete "$ns" 2>/dev/null
-    ip netns add "$ns" && echo "$ns" >>"$IO_ROOT/netns"
-    ip -n "$ns" link set lo up
-done
-ip link add hbr netns "$router" type veth peer name hbh netns "$host"
-for i in 1 3 4 5; do ip -n "$router" addr add "10.93.1.$i/24" dev hbr; done
-ip -n "$host" addr add 10.93.1.2/24 dev hbh
-ip -n "$router" link set hbr up
-ip -n "$host" link set hbh up
+io_veth_pair "$host" "$router" hbh hbr 10.93.1.2/24 10.93.1.1/24
+for i in 3 4 5; do ip -n "$router" addr add "10.93.1.$i/24" dev hbr; done
 
 # 1000 prefixes, so that one answer to a ROUTE-REFRESH is a few UPDATEs (about 8 KB).
 prefixes=$(for i in $(seq 0 999); do printf '"10.200.%d.%d/32",' $((i / 250)) $((i % 250 + 1)); done)

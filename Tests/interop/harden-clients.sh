@@ -25,16 +25,7 @@ RSS_LIMIT_KB=${RSS_LIMIT_KB:-65536}
 
 host=acd-hc-h
 router=acd-hc-r
-for ns in $host $router; do
-    ip netns delete "$ns" 2>/dev/null
-    ip netns add "$ns" && echo "$ns" >>"$IO_ROOT/netns"
-    ip -n "$ns" link set lo up
-done
-ip link add hcr netns "$router" type veth peer name hch netns "$host"
-ip -n "$router" addr add 10.81.1.1/24 dev hcr
-ip -n "$host" addr add 10.81.1.2/24 dev hch
-ip -n "$router" link set hcr up
-ip -n "$host" link set hch up
+io_veth_pair "$host" "$router" hch hcr 10.81.1.2/24 10.81.1.1/24
 io_bird_start "$IO_ROOT/r" "$router" 65000 10.81.1.1 10.81.1.1 "::1" "name=h addr=10.81.1.2 as=65011 families=ipv4"
 
 cat >"$IO_ROOT/anycastd.json" <<JSON

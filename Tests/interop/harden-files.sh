@@ -26,16 +26,7 @@ churn_pid=''
 
 host=acd-io-hf-h
 router=acd-io-hf-r
-for ns in "$host" "$router"; do
-    ip netns delete "$ns" 2>/dev/null
-    ip netns add "$ns" && echo "$ns" >>"$IO_ROOT/netns"
-    ip -n "$ns" link set lo up
-done
-ip link add hfr netns "$router" type veth peer name hfh netns "$host"
-ip -n "$router" addr add 10.81.1.1/24 dev hfr
-ip -n "$host" addr add 10.81.1.2/24 dev hfh
-ip -n "$router" link set hfr up
-ip -n "$host" link set hfh up
+io_veth_pair "$host" "$router" hfh hfr 10.81.1.2/24 10.81.1.1/24
 # The other interface whose addresses churn (no dummy type on this kernel; ifb behaves the same here).
 ip -n "$host" link add hfchurn type ifb
 ip -n "$host" link set hfchurn up

@@ -24,16 +24,7 @@ t0=$(date +%s)
 
 host=hstate-h
 router=hstate-r
-for ns in "$host" "$router"; do
-    ip netns delete "$ns" 2>/dev/null
-    ip netns add "$ns" && echo "$ns" >>"$IO_ROOT/netns"
-    ip -n "$ns" link set lo up
-done
-ip link add hstr netns "$router" type veth peer name hsth netns "$host"
-ip -n "$router" addr add 10.81.1.1/24 dev hstr
-ip -n "$host" addr add 10.81.1.2/24 dev hsth
-ip -n "$router" link set hstr up
-ip -n "$host" link set hsth up
+io_veth_pair "$host" "$router" hsth hstr 10.81.1.2/24 10.81.1.1/24
 io_bird_start "$IO_ROOT/r" "$router" 65000 10.81.1.1 10.81.1.1 ::1 "name=h addr=10.81.1.2 as=65011 families=ipv4"
 
 STATE=$IO_ROOT/state

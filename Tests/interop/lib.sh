@@ -459,3 +459,19 @@ io_wait() {
     done
     return 1
 }
+
+# io_veth_pair HOST_NS ROUTER_NS HOST_IF ROUTER_IF HOST_ADDR ROUTER_ADDR: two fresh namespaces (recorded
+# for cleanup, loopback up) joined by a veth pair, each end addressed (ADDR with its /len) and up.
+io_veth_pair() {
+    local ns
+    for ns in "$1" "$2"; do
+        ip netns delete "$ns" 2>/dev/null
+        ip netns add "$ns" && echo "$ns" >>"$IO_ROOT/netns"
+        ip -n "$ns" link set lo up
+    done
+    ip link add "$4" netns "$2" type veth peer name "$3" netns "$1"
+    ip -n "$2" addr add "$6" dev "$4"
+    ip -n "$1" addr add "$5" dev "$3"
+    ip -n "$2" link set "$4" up
+    ip -n "$1" link set "$3" up
+}
