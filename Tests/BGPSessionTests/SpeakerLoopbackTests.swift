@@ -152,8 +152,8 @@ import Testing
         await b.shutdown(message: "done")
     }
 
-    /// Both sides active: connections may cross (RFC 4271 §6.8); either way exactly one session comes up
-    /// on each side and stays up.
+    /// Both sides active: connections may cross (RFC 4271 §6.8); either way one session comes up on each
+    /// side and stays up.
     @Test func bothActiveSettleOnOneSession() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
         var logger = Logger(label: "test")
@@ -174,11 +174,17 @@ import Testing
         ])
         a.setRoutes(peer: "b", Self.routes(["203.0.113.7/32"], asn: 65001))
         #expect(await Self.eventually { b.snapshot().first?.families[.ipv4]?.prefixesReceived == 1 })
+        // A crossing that both sides settle at once may cost one round: B's copy of A's connection can
+        // reach Established (B then closes B's own, §6.8) while A, still in OpenConfirm there, keeps B's
+        // (the higher identifier's) and closes its own. Both retry and the second round settles. So the
+        // session may have come up twice on one side, but once up it must stay up.
+        let before = (a.snapshot().first?.establishedCount ?? 0, b.snapshot().first?.establishedCount ?? 0)
         try await Task.sleep(for: .seconds(2))
         let sa = try #require(a.snapshot().first)
         let sb = try #require(b.snapshot().first)
         #expect(sa.state == .established && sb.state == .established)
-        #expect(sa.establishedCount == 1 && sb.establishedCount == 1, "\(sa) \(sb)")
+        #expect(sa.establishedCount == before.0 && sb.establishedCount == before.1, "flapped: \(sa) \(sb)")
+        #expect((1...2).contains(sa.establishedCount) && (1...2).contains(sb.establishedCount), "\(sa) \(sb)")
         #expect(sa.inbound != sb.inbound, "one side's outbound connection is the other's inbound")
         await a.shutdown(message: "done")
         await b.shutdown(message: "done")
