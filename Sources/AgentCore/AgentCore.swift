@@ -86,6 +86,26 @@ public enum LogLevel: Sendable, Equatable {
     case debug, info, notice, warning, error
 }
 
+/// One path a peer offers the host for one of the host's own prefixes (several per prefix with ADD-PATH,
+/// RFC 7911): what the last-resort rule needs to tell another host's healthy path from a degraded one.
+public struct ReceivedPath: Sendable, Hashable {
+    /// The path's next hop (NEXT_HOP, or MP_REACH_NLRI's first next hop); nil when it had none.
+    public var nextHop: IPAddress?
+    /// AS_PATH flattened (AS_SETs included), first AS first.
+    public var asPath: [UInt32]
+    public var communities: [UInt32]
+    public var largeCommunities: [LargeCommunity]
+
+    public init(
+        nextHop: IPAddress?, asPath: [UInt32] = [], communities: [UInt32] = [], largeCommunities: [LargeCommunity] = []
+    ) {
+        self.nextHop = nextHop
+        self.asPath = asPath
+        self.communities = communities
+        self.largeCommunities = largeCommunities
+    }
+}
+
 /// Everything that can happen to the agent.
 public enum AgentEvent: Sendable, Equatable {
     /// A configuration that parsed and validated; `restored` when its state directory was (re)opened.
@@ -106,6 +126,9 @@ public enum AgentEvent: Sendable, Equatable {
     case persisted(PersistedFile, PersistResult)
     /// A timer armed by `armTimer` is due.
     case timerFired
+    /// Every path `peer` now offers for `prefix` (one of the host's own prefixes); empty when it offers
+    /// none, and for each of the peer's prefixes when its session goes down.
+    case receivedPaths(peer: String, prefix: IPPrefix, paths: [ReceivedPath])
 }
 
 /// Everything the shell carries out for the core.
@@ -165,6 +188,8 @@ public struct AgentCore: Sendable {
     public private(set) var owned: Set<IPPrefix> = []
     /// Peers whose sessions are Established.
     public private(set) var established: Set<String> = []
+    /// The paths each peer offers for the host's own prefixes (`receivedPaths` events).
+    public private(set) var receivedPaths: [String: [IPPrefix: [ReceivedPath]]] = [:]
     /// What each peer was last told to have.
     public private(set) var routes: [String: [IPPrefix: Announcement]] = [:]
     /// The rule's verdict for each prefix at the last evaluation.
@@ -231,6 +256,9 @@ public struct AgentCore: Sendable {
         case .timerFired:
             if stopStarted != nil, !stopped { finishStopIfDue(now: now, &actions) }
             if !stopped { actions.append(.observe) }
+        case .receivedPaths(let peer, let prefix, let paths):
+            receivedPaths[peer, default: [:]][prefix] = paths.isEmpty ? nil : paths
+            if receivedPaths[peer]?.isEmpty == true { receivedPaths[peer] = nil }
         }
         return actions
     }

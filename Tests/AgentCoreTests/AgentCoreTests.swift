@@ -27,6 +27,15 @@ import Testing
         #expect(shell.core.peersAnnouncing(dnsV4) == ["core1", "core2"])
     }
 
+    @Test func receivedPathsAreKeptPerPeerAndPrefixAndForgottenWhenEmpty() {
+        var shell = FakeShell.running()
+        let other = ReceivedPath(nextHop: .v4(IPv4Address("10.0.0.99")!), asPath: [65099])
+        shell.feed(.receivedPaths(peer: "core1", prefix: dnsV4, paths: [other]))
+        #expect(shell.core.receivedPaths["core1"]?[dnsV4] == [other])
+        shell.feed(.receivedPaths(peer: "core1", prefix: dnsV4, paths: []))
+        #expect(shell.core.receivedPaths["core1"] == nil)
+    }
+
     @Test func aServiceIsNotAnnouncedBeforeItsChecksRise() {
         var shell = FakeShell.running(healthy: false)
         #expect(shell.routes("core1")[dnsV4] == nil)
