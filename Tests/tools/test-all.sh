@@ -95,6 +95,7 @@ run_tier harden-clients Tests/interop/harden-clients.sh --bin "$release"
 run_tier harden-files Tests/interop/harden-files.sh --bin "$release"
 run_tier harden-checks Tests/interop/harden-checks.sh --bin "$release"
 run_tier harden-state Tests/interop/harden-state.sh --bin "$release"
+run_tier fleet Tests/interop/fleet.sh --bin "$release"
 # Installing and purging the package under TCG takes minutes; give each system test file room.
 ANYCASTD_SYSTEM_TIMEOUT=${ANYCASTD_SYSTEM_TIMEOUT:-420} run_tier system Tests/system/run.sh
 
