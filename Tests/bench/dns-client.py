@@ -3,7 +3,8 @@
 # lost after TIMEOUT ms. Runs until the file STOP exists (checked every query) or for at most SECONDS, then
 # waits for the last answers and prints "sent=N answered=N lost=N" and the answers per host (the last two bytes of
 # the TXT string, such as h1 and h2).
-# Usage: dns-client.py SERVER INTERVAL_MS TIMEOUT_MS STOP_FILE SECONDS
+# With LOST_FILE, the send time (epoch seconds) of each lost query is written there, one a line.
+# Usage: dns-client.py SERVER INTERVAL_MS TIMEOUT_MS STOP_FILE SECONDS [LOST_FILE]
 import os
 import random
 import select
@@ -14,8 +15,9 @@ import time
 
 server, interval, timeout = sys.argv[1], float(sys.argv[2]) / 1000, float(sys.argv[3]) / 1000
 stop_file, limit = sys.argv[4], time.monotonic() + float(sys.argv[5])
+lost_file = open(sys.argv[6], "w") if len(sys.argv) > 6 else None
 query_name = b"".join(bytes([len(label)]) + label for label in b"id.lab".split(b".")) + b"\x00"
-pending = {}  # socket -> (deadline, query id)
+pending = {}  # socket -> (deadline, query id, epoch seconds sent)
 sent = answered = lost = 0
 served = {}
 
@@ -30,7 +32,7 @@ def query():
         sock.send(struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0) + query_name + struct.pack(">HH", 16, 1))
     except OSError:
         pass  # unreachable: counted as lost when its time is up
-    pending[sock] = (time.monotonic() + timeout, ident)
+    pending[sock] = (time.monotonic() + timeout, ident, time.time())
     sent += 1
 
 
@@ -38,9 +40,11 @@ def collect(until):
     global answered, lost
     while True:
         now = time.monotonic()
-        for sock, (deadline, _) in list(pending.items()):
+        for sock, (deadline, _, sent_at) in list(pending.items()):
             if deadline <= now:
                 lost += 1
+                if lost_file:
+                    lost_file.write("%.3f\n" % sent_at)
                 del pending[sock]
                 sock.close()
         wait = until - now
@@ -70,4 +74,7 @@ while not os.path.exists(stop_file) and time.monotonic() < limit:
     collect(next_send)
 collect(time.monotonic() + timeout + 0.01)
 lost += len(pending)
+for _, _, sent_at in pending.values():
+    if lost_file:
+        lost_file.write("%.3f\n" % sent_at)
 print("sent=%d answered=%d lost=%d %s" % (sent, answered, lost, " ".join("%s=%d" % kv for kv in sorted(served.items()))))
