@@ -18,7 +18,10 @@
 #   rolling drain: `anycastd drain` of DRAIN agents one after the other (each: drain, both reflectors and the
 #     client's FIB lose its path, undrain, all back), queries lost of one every 5 ms (0 expected);
 #   memory (RSS, PSS) and CPU of the agents (sum and per agent) and of the reflectors at steady state.
-# Usage: sudo Tests/bench/fleet.sh [--bin PATH] [--agents N] [--fail N] [--drain N] [--idle SECONDS] [--check]
+# Usage: sudo Tests/bench/fleet.sh [--bin PATH] [--agents N] [--fail N] [--drain N] [--idle SECONDS]
+#   [--rr-export all|none] [--check]
+# --rr-export none: the reflectors send the agents nothing (RFC 4456 reflects every route to every client,
+# the default here; hosts need none of them), to show what that reflection costs per event.
 # --check: the short tier (defaults 16 agents, 8 failing, 3 drained, 2 s idle): TAP lines for convergence and
 # 0 lost queries, the figures, and `fleet: N passed, N failed`. Without it, rows for Tests/bench/results.md.
 set -u
@@ -28,7 +31,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 source "$REPO/Tests/interop/lib.sh"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
-BIN='' AGENTS='' FAIL='' DRAIN='' IDLE='' CHECK=0
+BIN='' AGENTS='' FAIL='' DRAIN='' IDLE='' CHECK=0 EXPORT=all
 while [ $# -gt 0 ]; do
     case $1 in
     --bin) BIN=$2; shift 2 ;;
@@ -37,7 +40,9 @@ while [ $# -gt 0 ]; do
     --drain) DRAIN=$2; shift 2 ;;
     --idle) IDLE=$2; shift 2 ;;
     --check) CHECK=1; shift ;;
-    *) echo "usage: $0 [--bin PATH] [--agents N] [--fail N] [--drain N] [--idle SECONDS] [--check]" >&2; exit 2 ;;
+    --rr-export) EXPORT=$2; shift 2 ;;
+    *) echo "usage: $0 [--bin PATH] [--agents N] [--fail N] [--drain N] [--idle SECONDS] [--rr-export all|none] [--check]" >&2
+        exit 2 ;;
     esac
 done
 n=0 passed=0 failed=0
@@ -57,6 +62,7 @@ fi
 FAIL=${FAIL:-$((AGENTS / 2))}
 DRAIN=${DRAIN:-$([ $CHECK = 1 ] && echo 3 || echo "$AGENTS")}
 [ "$AGENTS" -ge 2 ] && [ "$AGENTS" -le 250 ] || io_die "--agents must be 2 to 250"
+case $EXPORT in all | none) ;; *) io_die "--rr-export must be all or none" ;; esac
 [ "$FAIL" -ge 1 ] && [ "$FAIL" -le $((AGENTS / 2)) ] || io_die "--fail must be 1 to half the agents"
 [ "$DRAIN" -ge 1 ] && [ "$DRAIN" -le "$AGENTS" ] || io_die "--drain must be 1 to the number of agents"
 io_require
@@ -119,8 +125,8 @@ rr_start() { # rr_start INDEX
         echo "  debug { routes };"
         # RFC 8326, as anycastd.json(5) asks of routers: a draining agent's GRACEFUL_SHUTDOWN re-announce
         # drops its path out of the client's ECMP set before the withdraw.
-        echo "  ipv4 { import filter gshut; export all; gateway direct; };"
-        echo "  ipv6 { import filter gshut; export all; gateway direct; };"
+        echo "  ipv4 { import filter gshut; export $EXPORT; gateway direct; };"
+        echo "  ipv6 { import filter gshut; export $EXPORT; gateway direct; };"
         echo "}"
         for i in $(seq "$AGENTS"); do echo "protocol bgp a$i from agent { neighbor $(agent_v4 "$i") as 65000; }"; done
         echo "protocol bgp edge {"
@@ -288,7 +294,7 @@ for i in $(seq "$AGENTS"); do
     io_track_pid "$(dnsmasq_pid "$i")"
 done
 "$BIN" check -c "$IO_ROOT/a1/anycastd.json" >/dev/null || io_die "agent 1's configuration is invalid"
-echo "fleet: $AGENTS agents, 2 BIRD $(bird --version 2>&1 | awk '{ print $NF }') reflectors, $(nproc) cores," \
+echo "fleet: $AGENTS agents, 2 BIRD $(bird --version 2>&1 | awk '{ print $NF }') reflectors (export $EXPORT to agents), $(nproc) cores," \
     "load $(cut -d' ' -f1 /proc/loadavg), $BIN"
 
 # --- cold start: every agent at once.
