@@ -9,7 +9,8 @@
 # (L4 hash); a DNS client there (dns-client.py) sends a query every 5 ms from a new source port. A query
 # counts as lost when no answer came within 2 s: one routed to nowhere never gets one, and on this shared
 # 2-core machine a 300 ms bound (stop.sh's) also counts answers that a loaded scheduler delayed.
-# Measured from BIRD's microsecond route traces (the reflectors' imports, the client's FIB writes; birdc polling only says when):
+# Measured from BIRD's microsecond route traces (the reflectors' imports, the client's FIB writes; polling with
+# birdc only says when to read them):
 #   cold start: all agents started at once until both reflectors hold all N paths of both anycast prefixes
 #     and the N unicast /32s, and until the client's FIB has N next hops;
 #   mass event: the DNS servers of FAIL agents (every other one) killed by one kill(1) until both reflectors
@@ -41,8 +42,11 @@ while [ $# -gt 0 ]; do
     --idle) IDLE=$2; shift 2 ;;
     --check) CHECK=1; shift ;;
     --rr-export) EXPORT=$2; shift 2 ;;
-    *) echo "usage: $0 [--bin PATH] [--agents N] [--fail N] [--drain N] [--idle SECONDS] [--rr-export all|none] [--check]" >&2
-        exit 2 ;;
+    *)
+        echo "usage: $0 [--bin PATH] [--agents N] [--fail N] [--drain N] [--idle SECONDS] [--rr-export all|none]" \
+            "[--check]" >&2
+        exit 2
+        ;;
     esac
 done
 n=0 passed=0 failed=0
@@ -294,8 +298,8 @@ for i in $(seq "$AGENTS"); do
     io_track_pid "$(dnsmasq_pid "$i")"
 done
 "$BIN" check -c "$IO_ROOT/a1/anycastd.json" >/dev/null || io_die "agent 1's configuration is invalid"
-echo "fleet: $AGENTS agents, 2 BIRD $(bird --version 2>&1 | awk '{ print $NF }') reflectors (export $EXPORT to agents), $(nproc) cores," \
-    "load $(cut -d' ' -f1 /proc/loadavg), $BIN"
+echo "fleet: $AGENTS agents, 2 BIRD $(bird --version 2>&1 | awk '{ print $NF }') reflectors" \
+    "(export $EXPORT to agents), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $BIN"
 
 # --- cold start: every agent at once.
 marks=$(log_marks)
@@ -331,13 +335,21 @@ pids=$(printf '%s ' "${AGENT_PID[@]}")
     a1=$(bench_ticks $pids) r1=$(bench_ticks $RR_PIDS)
     rss=$(bench_rss_kb $pids) rr_rss=$(bench_rss_kb $RR_PIDS)
 }
-pss_kb() { local p s=0 v; for p in "$@"; do v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null); s=$((s + ${v:-0})); done; echo $s; }
+pss_kb() { # pss_kb PID... -> summed Pss in kB (shared pages divided among the processes that map them)
+    local p s=0 v
+    for p in "$@"; do
+        v=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null)
+        s=$((s + ${v:-0}))
+    done
+    echo $s
+}
 # shellcheck disable=SC2086
 pss=$(pss_kb $pids) rr_pss=$(pss_kb $RR_PIDS)
 mem_line=$(awk -v n="$AGENTS" -v rss="$rss" -v pss="$pss" -v rr="$rr_rss" -v rrp="$rr_pss" -v a="$((a1 - a0))" \
     -v r="$((r1 - r0))" -v hz="$bench_hz" -v s="$IDLE" 'BEGIN {
-    printf "agents RSS %.1f MB in all, %.1f MB each, PSS %.1f MB in all, %.1f MB each, CPU %.1f %% of a core in all, %.2f s/min each;",
-        rss / 1024, rss / 1024 / n, pss / 1024, pss / 1024 / n, a / hz / s * 100, a / hz / s * 60 / n
+    printf "agents RSS %.1f MB in all, %.1f MB each, PSS %.1f MB in all, %.1f MB each,", rss / 1024, rss / 1024 / n,
+        pss / 1024, pss / 1024 / n
+    printf " CPU %.1f %% of a core in all, %.2f s/min each;", a / hz / s * 100, a / hz / s * 60 / n
     printf " reflectors RSS %.1f MB each, PSS %.1f MB each, CPU %.2f s/min each\n", rr / 2048, rrp / 2048, r / hz / s * 30 }')
 echo "steady state over $IDLE s (checks every 100 ms): $mem_line"
 
@@ -366,7 +378,8 @@ back=timeout
 wait_for 30 converged "$AGENTS" && back=$(rr_ms "$t0" "$marks" "$(imported 'a[0-9]+' added "$ANY")")
 for i in "${victims[@]}"; do io_wait 5 test -s "$IO_ROOT/a$i/dnsmasq.pid" && io_track_pid "$(dnsmasq_pid "$i")"; done
 read -r iu2 iw2 eu2 ew2 < <(rr_counters)
-mass_counts="reflectors received $((iw1 - iw0)) withdraws and $((iu1 - iu0)) updates, sent $((ew1 - ew0)) withdraws and $((eu1 - eu0)) updates (routes, both reflectors); agents sent $((au1 - au0)) UPDATE messages"
+mass_counts="reflectors received $((iw1 - iw0)) withdraws and $((iu1 - iu0)) updates, sent $((ew1 - ew0)) withdraws"
+mass_counts="$mass_counts and $((eu1 - eu0)) updates (routes, both reflectors); agents sent $((au1 - au0)) UPDATE messages"
 echo "mass event: $FAIL DNS servers killed: both reflectors at $left paths after $mass ms, the client's FIB after" \
     "$mass_fib ms; $mass_counts; queries lost meanwhile: $mass_lost ($(cat "$IO_ROOT/client-mass.out"));" \
     "restarted: all $AGENTS paths back after $back ms, reflectors received $((iu2 - iu1)) updates and sent $((eu2 - eu1))"
@@ -421,12 +434,16 @@ out=$(cat "$IO_ROOT/client-drain.out")
 # Each lost query with the last step of the rolling drain before it was sent (the first 20).
 awk 'NR == FNR { t[NR] = $1 + 0; e[NR] = $2 " " $3; n = NR; next }
     { k = 0; for (j = 1; j <= n; j++) if (t[j] <= $1) k = j
-      if (k) printf "lost query sent %.0f ms after %s\n", ($1 - t[k]) * 1000, e[k]; else print "lost query sent before the first drain" }' \
+      if (k) printf "lost query sent %.0f ms after %s\n", ($1 - t[k]) * 1000, e[k]
+      else print "lost query sent before the first drain" }' \
     "$IO_ROOT/events" "$IO_ROOT/client-drain.lost" 2>/dev/null | head -20
 lost=$(sed -n 's/.*lost=\([0-9]*\).*/\1/p' <<<"$out")
 served=$(grep -o ' [0-9][0-9]=' <<<"$out" | wc -l)
-drain_counts="reflectors received $((iw1 - iw0)) withdraws and $((iu1 - iu0)) updates, sent $((ew1 - ew0)) withdraws and $((eu1 - eu0)) updates"
-drain_figs="drain until withdrawn at both reflectors $(bench_stats ms "${drain_rr[@]}"), out of the client's FIB $(bench_stats ms "${drain_fib[@]}"); undrain until back at both $(bench_stats ms "${undrain_rr[@]}"), in the FIB $(bench_stats ms "${undrain_fib[@]}")"
+drain_counts="reflectors received $((iw1 - iw0)) withdraws and $((iu1 - iu0)) updates,"
+drain_counts="$drain_counts sent $((ew1 - ew0)) withdraws and $((eu1 - eu0)) updates"
+drain_figs="drain until withdrawn at both reflectors $(bench_stats ms "${drain_rr[@]}"), out of the client's FIB"
+drain_figs="$drain_figs $(bench_stats ms "${drain_fib[@]}"); undrain until back at both"
+drain_figs="$drain_figs $(bench_stats ms "${undrain_rr[@]}"), in the FIB $(bench_stats ms "${undrain_fib[@]}")"
 echo "rolling drain of $DRAIN agents in $(awk -v m="$rolling" 'BEGIN { printf "%.1f", m / 1000 }') s: $drain_figs;" \
     "$drain_counts; client: $out ($served agents answered); errors $drain_errors"
 if [ $CHECK = 1 ]; then
