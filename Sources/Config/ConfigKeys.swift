@@ -21,7 +21,7 @@ public enum ConfigKeys {
     public static let service = ["name", "prefixes", "peers", "checks", "communities", "largeCommunities", "med"]
     /// The kinds of check; a check object holds exactly one of them.
     public static let checkKinds = ["dns", "tcp", "exec"]
-    public static let check = checkKinds + ["interval", "timeout", "rise", "fall"]
+    public static let check = checkKinds + ["interval", "fastInterval", "timeout", "rise", "fall"]
     public static let dnsCheck = ["server", "port", "name", "type", "rcodes"]
     public static let tcpCheck = ["address", "port"]
     public static let execCheck = ["command"]

@@ -363,6 +363,10 @@ public enum ConfigSchema {
                   }
                 },
                 "interval": { "description": "Time between checks; 10ms to 1h.", "$ref": "#/$defs/duration", "default": "1s" },
+                "fastInterval": {
+                  "description": "Time between checks while a streak toward fall or rise is under way (after a failure while up, a success while down); 10ms to 1h and at most the interval. Absent: the interval throughout.",
+                  "$ref": "#/$defs/duration"
+                },
                 "timeout": {
                   "description": "Time a check may take; 1ms to 1h and shorter than the interval.",
                   "$ref": "#/$defs/duration",

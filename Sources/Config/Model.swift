@@ -211,6 +211,9 @@ public struct CheckConfig: Sendable, Equatable {
     public var kind: CheckKind
     /// Default 1 s.
     public var interval: Duration
+    /// The pace while a streak toward `fall` or `rise` is under way (after a failure while up, a success while
+    /// down); at least 10 ms and at most the interval. Nil (the default) keeps the interval throughout.
+    public var fastInterval: Duration?
     /// Default 500 ms; must be below the interval.
     public var timeout: Duration
     /// Successes in a row to become up; default 2.
@@ -220,10 +223,11 @@ public struct CheckConfig: Sendable, Equatable {
 
     public init(
         kind: CheckKind, interval: Duration = .seconds(1), timeout: Duration = .milliseconds(500), rise: Int = 2,
-        fall: Int = 2
+        fall: Int = 2, fastInterval: Duration? = nil
     ) {
         self.kind = kind
         self.interval = interval
+        self.fastInterval = fastInterval
         self.timeout = timeout
         self.rise = rise
         self.fall = fall

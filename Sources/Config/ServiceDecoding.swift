@@ -202,6 +202,16 @@ extension ConfigDecoder {
                         + "\(formatDuration(check.timeout)) (the default); set a shorter timeout")
             }
         }
+        if let fast = field(view, "fastInterval", duration(Duration.milliseconds(10)...Duration.seconds(3600))) {
+            if fast.value > check.interval {
+                let intervalText = formatDuration(check.interval) + (interval == nil ? " (the default)" : "")
+                report(
+                    fast.position, fast.path,
+                    "fastInterval \(formatDuration(fast.value)) must not be longer than the interval \(intervalText)")
+            } else {
+                check.fastInterval = fast.value
+            }
+        }
         if let rise = field(view, "rise", int(1...100)) { check.rise = rise.value }
         if let fall = field(view, "fall", int(1...100)) { check.fall = fall.value }
         return kind == nil ? nil : check

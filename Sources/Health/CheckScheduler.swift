@@ -1,5 +1,6 @@
 // Runs every configured check on its interval with bounded threads and descriptors: one scheduler thread
-// keeps each check's due time (first run at once, then a fixed grid of start + k × interval, no drift) and
+// keeps each check's due time (first run at once, then a fixed grid of start + k × interval, no drift; faster
+// while the check's streak is under way and it has a fastInterval, as CheckPace decides) and
 // hands due runs to a small fixed pool of worker threads. A run never overlaps the previous run of the same
 // check (ticks missed by a slow run, or while every worker was busy, are skipped). Both are Runtime
 // PollThreads: the scheduler sleeps until the next due time or a wake-up; an idle worker sleeps until it is
@@ -22,8 +23,10 @@ import Synchronization
 struct ScheduledCheck: Sendable {
     let id: Int
     let check: HealthCheck
-    /// Called on a worker after every completed run; never after `remove` returned for this check.
-    let report: @Sendable (CheckResult) -> Void
+    /// Called on a worker after every completed run; never after `remove` returned for this check. Returns
+    /// whether the result left the check's streak under way (`RiseFall.isChanging`): it then runs next at its
+    /// fastInterval, if it has one.
+    let report: @Sendable (CheckResult) -> Bool
 }
 
 final class CheckScheduler: Sendable {
@@ -48,7 +51,7 @@ final class CheckScheduler: Sendable {
 
     private struct Entry {
         let check: ScheduledCheck
-        let interval: Int64
+        let pace: CheckPace
         var due: Int64
         var phase: Phase = .waiting
         /// Set by `remove` while the check runs: the worker drops the result and signals the remover.
@@ -97,8 +100,7 @@ final class CheckScheduler: Sendable {
         state.withLock { state in
             guard !state.stopped else { return }
             for check in checks {
-                let interval = max(check.check.config.interval.nanoseconds, 1_000_000)
-                state.entries[check.id] = Entry(check: check, interval: interval, due: now)
+                state.entries[check.id] = Entry(check: check, pace: CheckPace(check.check.config), due: now)
             }
         }
         thread.wake()
@@ -252,14 +254,15 @@ final class CheckScheduler: Sendable {
         return true
     }
 
-    /// Ends a run: reports the result (unless cancelled or removed), sets the next due time on the grid,
-    /// and wakes the scheduler if that is earlier than it sleeps.
+    /// Ends a run: reports the result (unless cancelled or removed), sets the next due time (on the grid, or at
+    /// the fast pace while the streak is under way), and wakes the scheduler if that is earlier than it sleeps.
     private func finish(_ check: ScheduledCheck, _ result: CheckResult?) {
         let reporting = state.withLock { state -> Bool in
             guard let entry = state.entries[check.id] else { return false }
             return entry.removal == nil && !state.stopped
         }
-        if reporting, let result { check.report(result) }
+        var changing = false
+        if reporting, let result { changing = check.report(result) }
         let wakeScheduler = state.withLock { state -> Bool in
             guard var entry = state.entries[check.id] else { return false }
             if let removal = entry.removal {
@@ -268,8 +271,7 @@ final class CheckScheduler: Sendable {
                 return false
             }
             let now = monotonicNanos()
-            entry.due += entry.interval
-            if entry.due <= now { entry.due += ((now - entry.due) / entry.interval + 1) * entry.interval }
+            entry.due = entry.pace.next(due: entry.due, now: now, changing: changing)
             entry.phase = .waiting
             state.entries[check.id] = entry
             var earlier = state.sleepingUntil.map { entry.due < $0 } ?? true

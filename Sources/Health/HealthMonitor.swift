@@ -80,8 +80,9 @@ public struct ServiceHealth: Sendable, Equatable {
 /// Runs the health checks of all services and reports when a service goes up or down.
 ///
 /// Each check runs first at once, then every `interval` on a fixed grid (no drift); a run never overlaps
-/// the previous one (ticks missed by a slow run are skipped). Checks start down, so a service with checks
-/// is announced only after `rise` successes of each.
+/// the previous one (ticks missed by a slow run are skipped). A check with a `fastInterval` runs at that pace
+/// while its streak toward `fall` or `rise` is under way (`CheckPace`). Checks start down, so a service with
+/// checks is announced only after `rise` successes of each.
 ///
 /// `events` carries one `ServiceHealth` when a service first appears (its initial state: down, or up when
 /// it has no checks) and then exactly one each time its up/down state changes. A consumer that keeps the
@@ -190,7 +191,7 @@ public final class HealthMonitor: Sendable {
                     state.nextID += 1
                     toStart.append(
                         ScheduledCheck(id: id, check: check) { [weak self] result in
-                            self?.record(id: id, result: result)
+                            self?.record(id: id, result: result) ?? false
                         })
                     checks.append(
                         RunningCheck(id: id, check: check, riseFall: RiseFall(rise: config.rise, fall: config.fall)))
@@ -241,9 +242,11 @@ public final class HealthMonitor: Sendable {
         continuation.finish()
     }
 
-    private func record(id: Int, result: CheckResult) {
+    /// Records one result; returns whether the check's streak is under way (it then runs at its fastInterval).
+    @discardableResult
+    private func record(id: Int, result: CheckResult) -> Bool {
         state.withLock { state in
-            guard !state.stopped, let (serviceIndex, checkIndex) = state.index[id] else { return }
+            guard !state.stopped, let (serviceIndex, checkIndex) = state.index[id] else { return false }
             state.services[serviceIndex].checks[checkIndex].riseFall.record(
                 success: result.success, detail: result.detail)
             state.services[serviceIndex].checks[checkIndex].lastDuration = result.duration
@@ -261,6 +264,7 @@ public final class HealthMonitor: Sendable {
                 state.services[serviceIndex].reportedUp = service.isUp
                 continuation.yield(service.health)
             }
+            return service.checks[checkIndex].riseFall.isChanging
         }
     }
 }

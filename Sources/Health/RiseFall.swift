@@ -52,6 +52,11 @@ public struct RiseFall: Sendable, Equatable {
     /// `state == .up`.
     public var isUp: Bool { state == .up }
 
+    /// True while a streak toward the other state is under way: the last result was a failure while up (on
+    /// the way to `fall`) or a success while down (on the way to `rise`). A check with a `fastInterval` runs
+    /// at that pace while this holds (`CheckPace`).
+    public var isChanging: Bool { state == .up ? failuresInRow > 0 : successesInRow > 0 }
+
     /// Records one check result and returns the transition it caused, if any.
     @discardableResult
     public mutating func record(success: Bool, detail: String? = nil) -> Transition? {

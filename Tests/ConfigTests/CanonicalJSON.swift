@@ -183,9 +183,9 @@ extension CheckConfig {
         case .exec(let command):
             kindMember = ("exec", .object([("command", .strings(command))]))
         }
-        return .object([
-            kindMember, ("interval", .duration(interval)), ("timeout", .duration(timeout)), ("rise", .int(rise)),
-            ("fall", .int(fall)),
-        ])
+        var members: [(String, CanonicalValue)] = [kindMember, ("interval", .duration(interval))]
+        if let fastInterval { members.append(("fastInterval", .duration(fastInterval))) }
+        members += [("timeout", .duration(timeout)), ("rise", .int(rise)), ("fall", .int(fall))]
+        return .object(members)
     }
 }

@@ -30,6 +30,7 @@ struct CheckSchedulerTests {
                 _ = mostConcurrent.max(now, ordering: .sequentiallyConsistent)
                 runs.withLock { $0[id, default: 0] += 1 }
                 concurrent.subtract(1, ordering: .sequentiallyConsistent)
+                return false
             }
         }
         scheduler.add(checks)
@@ -53,7 +54,12 @@ struct CheckSchedulerTests {
                 kind: .exec(command: ["/bin/sh", "-c", "echo $$ > \(file.path); exec /bin/sleep 30"]),
                 interval: .seconds(60), timeout: .seconds(30)),
             defaultDNSServer: nil)
-        scheduler.add([ScheduledCheck(id: 1, check: hang) { _ in reports.add(1, ordering: .relaxed) }])
+        scheduler.add([
+            ScheduledCheck(id: 1, check: hang) { _ in
+                reports.add(1, ordering: .relaxed)
+                return false
+            }
+        ])
         let started = await waitUntil(seconds: 5) {
             ((try? String(contentsOf: file, encoding: .utf8)) ?? "").hasSuffix("\n")
         }

@@ -80,6 +80,16 @@ struct DNSCheckTests {
         #expect(result.duration < .seconds(1), "ICMP port unreachable must end the wait: \(result)")
     }
 
+    @Test(arguments: [loopback4, loopback6])
+    func deadServerFailsWithinMillisecondsNotAtTheTimeout(address: IPAddress) {
+        // The connected socket gets the ICMP port unreachable as ECONNREFUSED on recv: no timeout is waited.
+        let port = closedPort(type: Int32(SOCK_DGRAM.rawValue), v6: address == loopback6)
+        let result = dnsCheck(server: address, port: port, timeout: .seconds(5)).run()
+        #expect(result.detail.hasSuffix(":\(port): port unreachable (nothing listening)"), "\(result)")
+        #expect(!result.success)
+        #expect(result.duration < .milliseconds(100), "\(result)")
+    }
+
     @Test func defaultServerIsUsedWhenNoneIsConfigured() {
         let responder = DNSResponder()
         defer { responder.stop() }

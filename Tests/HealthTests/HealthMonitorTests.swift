@@ -95,6 +95,36 @@ struct HealthMonitorTests {
         #expect(latency > 0.2, "detection took \(latency) s: faster than three failed checks allow")
     }
 
+    @Test func fastIntervalHurriesOnlyWhileAStreakIsUnderWay() async {
+        let responder = DNSResponder()
+        defer { responder.stop() }
+        let monitor = HealthMonitor()
+        defer { monitor.stop() }
+        let log = EventLog(monitor)
+        var config = Self.dnsConfig(port: responder.port, interval: .milliseconds(300), rise: 3, fall: 3)
+        config.fastInterval = .milliseconds(10)
+        let start = Date()
+        monitor.update(services: [(name: "dns", checks: [config], defaultDNSServer: loopback4)])
+        // Three successes 10 ms apart; on the interval alone they take 600 ms.
+        #expect(await waitUntil(seconds: 5) { log.summary == ["dns:down", "dns:up"] }, "\(log.summary)")
+        let rise = Date().timeIntervalSince(start)
+        #expect(rise < 0.45, "rise took \(rise) s")
+
+        // Settled: the interval, not the fast pace (900 ms hold three runs, not ninety).
+        let runsBefore = monitor.snapshot()[0].checks[0].runs
+        try? await Task.sleep(for: .milliseconds(900))
+        let steadyRuns = monitor.snapshot()[0].checks[0].runs - runsBefore
+        #expect(steadyRuns >= 2 && steadyRuns <= 4, "\(steadyRuns) runs in 900 ms")
+
+        // A failing server: the next tick fails, then two more 10 ms apart; on the interval alone at least 600 ms.
+        responder.set(.servfail)
+        let failed = Date()
+        #expect(await waitUntil(seconds: 5) { log.summary.count == 3 }, "\(log.summary)")
+        let fall = Date().timeIntervalSince(failed)
+        #expect(fall < 0.56, "fall took \(fall) s")
+        #expect(log.all.last?.checks.first?.failuresInRow == 3)
+    }
+
     @Test func serviceWithoutChecksIsUpAtOnce() async {
         let monitor = HealthMonitor()
         defer { monitor.stop() }

@@ -31,6 +31,14 @@ struct TCPCheckTests {
         #expect(result.duration < .seconds(1), "\(result)")
     }
 
+    @Test func deadServiceFailsWithinMillisecondsNotAtTheTimeout() {
+        // The kernel answers the SYN with RST: the connect fails at once, whatever the timeout.
+        let port = closedPort(type: Int32(SOCK_STREAM.rawValue))
+        let result = tcpCheck(port: port, timeout: .seconds(5)).run()
+        #expect(!result.success)
+        #expect(result.duration < .milliseconds(100), "\(result)")
+    }
+
     @Test func fullAcceptQueueTimesOut() {
         // With backlog 0 the kernel completes one handshake; later SYNs are dropped, so connect hangs.
         let listener = TCPListener(backlog: 0)

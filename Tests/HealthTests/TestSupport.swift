@@ -57,8 +57,8 @@ func boundSocket(type: Int32, v6: Bool = false) -> (fd: Int32, port: Int) {
 }
 
 /// A port on 127.0.0.1 where nothing listens (bound, then released).
-func closedPort(type: Int32) -> Int {
-    let (fd, port) = boundSocket(type: type)
+func closedPort(type: Int32, v6: Bool = false) -> Int {
+    let (fd, port) = boundSocket(type: type, v6: v6)
     close(fd)
     return port
 }
