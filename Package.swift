@@ -45,6 +45,12 @@ let package = Package(
         .target(name: "BFD", swiftSettings: strict),
         // The BFD I/O shell (RFC 5881 single hop): UDP sockets on a PollThread, TTL 255 filtered in the kernel; no NIO.
         .target(name: "BFDSession", dependencies: ["BFD", "NetAddress", "Runtime"], swiftSettings: strict),
+        // BGP unnumbered's neighbor discovery: Router Advertisement codec and link decisions; pure.
+        .target(name: "NeighborDiscovery", dependencies: ["NetAddress"], swiftSettings: strict),
+        // Its I/O shell: a raw ICMPv6 socket per peer link on a PollThread.
+        .target(
+            name: "NeighborDiscoverySession", dependencies: ["NeighborDiscovery", "NetAddress", "Runtime"],
+            swiftSettings: strict),
         // SwiftNIO TCP shell around the BGP FSM.
         .target(
             name: "BGPSession",
@@ -75,7 +81,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "AgentCore", "Config", "Netlink", "Reconciler", "BGP", "BGPSession", "BFD", "BFDSession", "Health",
-                "NetAddress", "Runtime",
+                "NetAddress", "Runtime", "NeighborDiscovery", "NeighborDiscoverySession",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -118,6 +124,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config"], resources: [.copy("Golden")]),
         .testTarget(name: "BGPTests", dependencies: ["BGP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "BFDTests", dependencies: ["BFD"]),
+        .testTarget(name: "NeighborDiscoveryTests", dependencies: ["NeighborDiscovery", "NetAddress"]),
         .testTarget(name: "BFDSessionTests", dependencies: ["BFDSession", "BFD", "NetAddress"]),
         .testTarget(
             name: "BGPSessionTests",

@@ -80,9 +80,13 @@ public struct RouteAttributes: Hashable, Sendable {
         case .v4(let address) where family == .ipv4:
             attributes.append(.nextHop(address))
         default:
+            // IPv6 prefixes, and IPv4 ones with an IPv6 next hop (RFC 8950), go in MP_REACH_NLRI.
             var nextHops = [nextHop]
-            if let linkLocalNextHop, !linkLocalNextHop.isUnspecified { nextHops.append(.v6(linkLocalNextHop)) }
-            attributes.append(.mpReach(MPReachNLRI(family: .ipv6Unicast, nextHops: nextHops, nlri: [])))
+            if let linkLocalNextHop, !linkLocalNextHop.isUnspecified, IPAddress.v6(linkLocalNextHop) != nextHop {
+                nextHops.append(.v6(linkLocalNextHop))
+            }
+            attributes.append(
+                .mpReach(MPReachNLRI(family: BGPFamily(unicast: family), nextHops: nextHops, nlri: [])))
         }
         if let med { attributes.append(.multiExitDisc(med)) }
         if context.isInternal { attributes.append(.localPref(localPref ?? 100)) }
@@ -173,8 +177,11 @@ public struct AdjRibOut: Sendable {
     }
 
     private func canSend(_ prefix: IPPrefix, _ attributes: RouteAttributes) -> Bool {
-        context.families.contains(BGPFamily(unicast: prefix.family)) && attributes.nextHop.family == prefix.family
-            && !attributes.nextHop.isUnspecified
+        let family = BGPFamily(unicast: prefix.family)
+        let nextHopFits =
+            attributes.nextHop.family == prefix.family
+            || (attributes.nextHop.family == .ipv6 && context.extendedNextHop.contains(family))
+        return context.families.contains(family) && nextHopFits && !attributes.nextHop.isUnspecified
     }
 
     /// IPv4 withdrawals in the Withdrawn Routes field, IPv6 ones in MP_UNREACH_NLRI, packed to 4096 bytes.
@@ -210,9 +217,10 @@ public struct AdjRibOut: Sendable {
                 try? attribute.encode(into: &bytes, context: context)
                 return total + bytes.count
             }
-            let overhead = BGPConstants.headerLength + 4 + attributeSize + (key.family == .ipv6 ? 1 : 0)
+            let classic = key.family == .ipv4 && key.attributes.nextHop.family == .ipv4
+            let overhead = BGPConstants.headerLength + 4 + attributeSize + (classic ? 0 : 1)
             for chunk in pack(prefixes, overhead: overhead) {
-                if key.family == .ipv4 {
+                if classic {
                     updates.append(UpdateMessage(attributes: attributes, nlri: chunk))
                 } else {
                     updates.append(

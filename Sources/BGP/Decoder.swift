@@ -13,11 +13,18 @@ public struct CodecContext: Hashable, Sendable {
     public var families: Set<BGPFamily>
     /// iBGP session (same ASN): LOCAL_PREF is mandatory and kept, confederation segments allowed.
     public var isInternal: Bool
+    /// Families whose NLRI may carry an IPv6 next hop in MP_REACH_NLRI, since both sides advertised
+    /// Extended Next Hop for them (RFC 8950); empty unless negotiated.
+    public var extendedNextHop: Set<BGPFamily>
 
-    public init(fourOctetAS: Bool, families: Set<BGPFamily> = [.ipv4Unicast, .ipv6Unicast], isInternal: Bool = false) {
+    public init(
+        fourOctetAS: Bool, families: Set<BGPFamily> = [.ipv4Unicast, .ipv6Unicast], isInternal: Bool = false,
+        extendedNextHop: Set<BGPFamily> = []
+    ) {
         self.fourOctetAS = fourOctetAS
         self.families = families
         self.isInternal = isInternal
+        self.extendedNextHop = extendedNextHop
     }
 }
 
@@ -178,6 +185,17 @@ extension Capability {
         return result
     }
 
+    /// RFC 8950 §3: (NLRI AFI, NLRI SAFI, next hop AFI) tuples of 2 bytes each; the SAFI's first byte is 0.
+    private static func extendedNextHops(_ value: [UInt8]) -> [ExtendedNextHop] {
+        func u16(_ at: Int) -> UInt16 { UInt16(value[at]) << 8 | UInt16(value[at + 1]) }
+        var tuples: [ExtendedNextHop] = []
+        for index in stride(from: 0, to: value.count, by: 6) {
+            let family = BGPFamily(afi: u16(index), safi: value[index + 3])
+            tuples.append(ExtendedNextHop(family: family, nextHopAFI: u16(index + 4)))
+        }
+        return tuples
+    }
+
     /// A capability from its code and value; a known code with a value of the wrong size stays unknown.
     init(code: UInt8, value: [UInt8]) {
         switch (code, value.count) {
@@ -186,6 +204,8 @@ extension Capability {
         case (2, 0): self = .routeRefresh
         case (70, 0): self = .enhancedRouteRefresh
         case (65, 4): self = .fourOctetAS(value.reduce(0) { $0 << 8 | UInt32($1) })
+        case (5, let count) where count > 0 && count % 6 == 0:
+            self = .extendedNextHop(Self.extendedNextHops(value))
         default: self = .unknown(code: code, value: value)
         }
     }
@@ -410,6 +430,12 @@ private struct AttributeParser {
         var nextHops: [IPAddress]
         switch (addressFamily, nextHopBytes.count) {
         case (.ipv4, 4), (.ipv6, 16): nextHops = [IPAddress(bytes: nextHopBytes)!]
+        case (.ipv4, 16) where context.extendedNextHop.contains(family):
+            // RFC 8950 §3: an IPv6 next hop (global or link-local) for IPv4 NLRI.
+            nextHops = [IPAddress(bytes: nextHopBytes)!]
+        case (.ipv4, 32) where context.extendedNextHop.contains(family):
+            let linkLocal = IPAddress(bytes: nextHopBytes[16..<32])!
+            nextHops = [IPAddress(bytes: nextHopBytes[0..<16])!] + (linkLocal.isUnspecified ? [] : [linkLocal])
         case (.ipv6, 32):
             // An all-zero link-local half carries nothing (and trips peers, frr#4940): keep the global only.
             let linkLocal = IPAddress(bytes: nextHopBytes[16..<32])!

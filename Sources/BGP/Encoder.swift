@@ -81,6 +81,13 @@ extension Capability {
         case .multiprotocol(let family): [UInt8(family.afi >> 8), UInt8(family.afi & 0xFF), 0, family.safi]
         case .routeRefresh, .enhancedRouteRefresh: []
         case .fourOctetAS(let asn): IPv4Address(asn).bytes
+        case .extendedNextHop(let tuples):
+            tuples.flatMap { (tuple: ExtendedNextHop) -> [UInt8] in
+                [
+                    UInt8(tuple.family.afi >> 8), UInt8(tuple.family.afi & 0xFF), 0, tuple.family.safi,
+                    UInt8(tuple.nextHopAFI >> 8), UInt8(tuple.nextHopAFI & 0xFF),
+                ]
+            }
         case .unknown(_, let value): value
         }
     }
@@ -176,6 +183,11 @@ extension PathAttribute {
             case (.ipv6, [.ipv6, .ipv6]):
                 // A zero link-local next hop makes sessions flap (frr#4940): send 16 bytes instead.
                 valid = !reach.nextHops[1].isUnspecified
+            case (.ipv4, [.ipv6]):
+                // RFC 8950 §4: only once both sides advertised Extended Next Hop for the family.
+                valid = context.extendedNextHop.contains(reach.family)
+            case (.ipv4, [.ipv6, .ipv6]):
+                valid = context.extendedNextHop.contains(reach.family) && !reach.nextHops[1].isUnspecified
             default: valid = false
             }
             guard valid, !reach.nextHops[0].isUnspecified else {

@@ -1,6 +1,7 @@
 // The BGP-4 message model: what the codec (Encoder.swift, Decoder.swift) reads and writes and what the
 // session FSM (SessionFSM.swift) consumes. Plain values, no I/O.
-// RFC 4271 §4, RFC 5492 (capabilities), RFC 6793 (4-octet AS), RFC 4760 (MP-BGP), RFC 2918/7313 (refresh).
+// RFC 4271 §4, RFC 5492 (capabilities), RFC 6793 (4-octet AS), RFC 4760 (MP-BGP), RFC 2918/7313 (refresh),
+// RFC 8950 (IPv4 NLRI with an IPv6 next hop).
 import NetAddress
 
 /// An AFI/SAFI pair (RFC 4760), such as IPv4 unicast (1/1) or IPv6 unicast (2/1).
@@ -96,6 +97,8 @@ public enum Capability: Hashable, Sendable {
     case enhancedRouteRefresh
     /// Code 65 (RFC 6793), carrying the speaker's real ASN.
     case fourOctetAS(UInt32)
+    /// Code 5 (RFC 8950): the NLRI families this speaker accepts with a next hop of another AFI.
+    case extendedNextHop([ExtendedNextHop])
     /// Any other code, or a known code with a malformed value (such as graceful restart, 64, which we ignore).
     case unknown(code: UInt8, value: [UInt8])
 
@@ -106,9 +109,25 @@ public enum Capability: Hashable, Sendable {
         case .routeRefresh: 2
         case .enhancedRouteRefresh: 70
         case .fourOctetAS: 65
+        case .extendedNextHop: 5
         case .unknown(let code, _): code
         }
     }
+}
+
+/// One tuple of the Extended Next Hop capability (RFC 8950 §3): NLRI of `family` may carry a next hop of
+/// `nextHopAFI`.
+public struct ExtendedNextHop: Hashable, Sendable {
+    public var family: BGPFamily
+    public var nextHopAFI: UInt16
+
+    public init(family: BGPFamily, nextHopAFI: UInt16) {
+        self.family = family
+        self.nextHopAFI = nextHopAFI
+    }
+
+    /// IPv4 unicast NLRI with an IPv6 next hop: what BGP unnumbered needs.
+    public static let ipv4OverIPv6 = ExtendedNextHop(family: .ipv4Unicast, nextHopAFI: 2)
 }
 
 /// An OPEN message (RFC 4271 §4.2).
@@ -137,9 +156,10 @@ public struct OpenMessage: Hashable, Sendable {
     /// the 4-octet AS capability always (RFC 6793 §4.1).
     public init(
         asn: UInt32, holdTime: UInt16, identifier: IPv4Address, families: [BGPFamily],
-        routeRefresh: Bool = true, enhancedRouteRefresh: Bool = false
+        routeRefresh: Bool = true, enhancedRouteRefresh: Bool = false, extendedNextHop: [ExtendedNextHop] = []
     ) {
         var capabilities = families.map { Capability.multiprotocol($0) }
+        if !extendedNextHop.isEmpty { capabilities.append(.extendedNextHop(extendedNextHop)) }
         if routeRefresh { capabilities.append(.routeRefresh) }
         if enhancedRouteRefresh { capabilities.append(.enhancedRouteRefresh) }
         capabilities.append(.fourOctetAS(asn))
@@ -164,6 +184,13 @@ public struct OpenMessage: Hashable, Sendable {
         var result = Set<BGPFamily>()
         for case .multiprotocol(let family) in capabilities { result.insert(family) }
         return result.isEmpty ? [.ipv4Unicast] : result
+    }
+
+    /// Every Extended Next Hop tuple advertised (RFC 8950), from all code 5 capabilities.
+    public var extendedNextHops: Set<ExtendedNextHop> {
+        var result = Set<ExtendedNextHop>()
+        for case .extendedNextHop(let tuples) in capabilities { result.formUnion(tuples) }
+        return result
     }
 
     /// True when route refresh (code 2) is advertised.

@@ -136,6 +136,8 @@ public struct SessionConfiguration: Hashable, Sendable {
     public var holdTime: UInt16
     /// Families to advertise in multiprotocol capabilities.
     public var families: [BGPFamily]
+    /// Extended Next Hop tuples to advertise (RFC 8950); empty (no capability) by default.
+    public var extendedNextHop: [ExtendedNextHop] = []
     /// Never connect out; wait for the peer.
     public var passive: Bool
     /// Time between outbound connection attempts. The default is 30 seconds.
@@ -188,7 +190,9 @@ public struct SessionConfiguration: Hashable, Sendable {
 
     /// The OPEN we send: AS_TRANS only for a 4-octet ASN, MP for each family, route refresh, AS4.
     public var openMessage: OpenMessage {
-        OpenMessage(asn: localASN, holdTime: holdTime, identifier: routerID, families: families)
+        OpenMessage(
+            asn: localASN, holdTime: holdTime, identifier: routerID, families: families,
+            extendedNextHop: extendedNextHop)
     }
 }
 
@@ -465,10 +469,17 @@ public struct SessionStateMachine: Sendable {
         }
         let hold = min(configuration.holdTime, open.holdTime)
         let fourOctet = open.supportsFourOctetAS
+        // RFC 8950 §3: an IPv6 next hop for a family only when both sides advertised the same tuple.
+        let extendedNextHop = Set(
+            Set(configuration.extendedNextHop).intersection(open.extendedNextHops).filter { $0.nextHopAFI == 2 }
+                .map(\.family)
+        ).intersection(families)
         negotiated = NegotiatedSession(
             peerOpen: open, holdTime: hold, keepaliveTime: hold / 3, fourOctetAS: fourOctet, families: families,
             peerSupportsRouteRefresh: open.supportsRouteRefresh,
-            codecContext: CodecContext(fourOctetAS: fourOctet, families: families, isInternal: configuration.isInternal)
+            codecContext: CodecContext(
+                fourOctetAS: fourOctet, families: families, isInternal: configuration.isInternal,
+                extendedNextHop: extendedNextHop)
         )
         actions.append(.sendMessage(.keepalive))
         if hold > 0 {

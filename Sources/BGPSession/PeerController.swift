@@ -109,15 +109,22 @@ final class PeerController: BGPConnectionOwner {
     }
 
     static func configuration(_ settings: BGPPeerSettings) -> SessionConfiguration {
-        SessionConfiguration(
+        // An unnumbered peer whose neighbor is not learnt yet can only wait for its connection.
+        let unknownNeighbor = settings.interface != nil && settings.address.isUnspecified
+        var configuration = SessionConfiguration(
             localASN: settings.localASN, peerASN: settings.asn, routerID: settings.routerId,
             holdTime: UInt16(clamping: settings.holdTime),
-            families: settings.families.sorted().map { BGPFamily(unicast: $0) }, passive: settings.passive,
+            families: settings.families.sorted().map { BGPFamily(unicast: $0) },
+            passive: settings.passive || unknownNeighbor,
             connectRetryTime: .milliseconds(Int64(settings.connectRetrySeconds * 1000)),
             openSentHoldTime: SessionConfiguration.openWait(holdTime: UInt16(clamping: settings.holdTime)),
             idleHoldTime: .milliseconds(Int64(settings.connectRetrySeconds * 1000)),
             maxIdleHoldTime: .milliseconds(
                 Int64(max(settings.connectRetrySeconds, settings.maximumRetrySeconds) * 1000)))
+        if settings.interface != nil, settings.families.contains(.ipv4) {
+            configuration.extendedNextHop = [.ipv4OverIPv6]
+        }
+        return configuration
     }
 
     // MARK: commands from the speaker
@@ -129,8 +136,30 @@ final class PeerController: BGPConnectionOwner {
 
     /// New settings that need no new session, or that `reset` is about to apply.
     func reconfigure(_ settings: BGPPeerSettings) {
+        var settings = settings
+        if settings.interface != nil, settings.interface == self.settings.interface, settings.address.isUnspecified {
+            // Nothing learnt from advertisements: keep the neighbor that connected in.
+            settings.address = self.settings.address
+        }
         self.settings = settings
         received.maxPrefixes = settings.maxPrefixes
+        if settings.interface != nil, !settings.address.isUnspecified, status.address != settings.address {
+            status.address = settings.address
+            publish()
+        }
+    }
+
+    /// An unnumbered peer's neighbor address was learnt or changed: a session still waiting (Idle,
+    /// Connect, Active without a connection) starts over so that it connects out to the new address.
+    func neighborChanged() {
+        guard !stopped else { return }
+        switch primary.machine.state {
+        case .openSent, .openConfirm, .established: return
+        case .idle, .connect, .active:
+            if primary.handler != nil && !primary.connecting { return }
+            logger.info("neighbor \(settings.address) on \(settings.interface ?? "?"): connecting")
+            reset()
+        }
     }
 
     /// Ends the session (Cease/Other Configuration Change by default) and starts over with the current
@@ -410,7 +439,13 @@ final class PeerController: BGPConnectionOwner {
         session.handler = handler
         session.connecting = false
         liveHandlers[ObjectIdentifier(handler)] = handler
-        let peer = settings.address
+        var peer = settings.address
+        if settings.interface != nil, let remote = channel.remoteAddress?.ipAddress {
+            // BGP unnumbered: the neighbor is whoever connected on the link; later attempts go there too.
+            peer = remote
+            settings.address = remote
+            status.address = remote
+        }
         let socket = BGPSession.socketSettings(settings)
         guard let provider = channel as? any SocketOptionProvider else { return channel.close() }
         return BGPSocketOptions.setConnectionOptions(provider, peer: peer, settings: socket).assumeIsolated()
@@ -536,6 +571,8 @@ final class PeerController: BGPConnectionOwner {
     private func findLinkLocalNextHop(_ session: Session) -> IPv6Address? {
         guard case .v6(let local)? = session.handler?.localAddress?.ipAddress, case .v6(let peer) = settings.address
         else { return nil }
+        // BGP unnumbered: the session's own address is the interface's link-local one.
+        if settings.interface != nil { return local.isLinkLocal ? local : nil }
         return LinkLocalNextHop.lookup(local: local, peer: peer)
     }
 
@@ -558,6 +595,10 @@ final class PeerController: BGPConnectionOwner {
                         resolved.nextHop = .v4(hop)
                     } else if let localAddress, localAddress.family == .ipv4 {
                         resolved.nextHop = localAddress
+                    } else if settings.interface != nil, let localAddress, localAddress.family == .ipv6 {
+                        // RFC 8950: the configured global IPv6 next hop with the link's link-local one,
+                        // or the link-local one alone.
+                        resolved.nextHop = settings.ipv6NextHop.map { .v6($0) } ?? localAddress
                     }
                 case .ipv6:
                     if let hop = settings.ipv6NextHop {
@@ -567,6 +608,11 @@ final class PeerController: BGPConnectionOwner {
                         resolved.linkLocalNextHop = linkLocal
                     }
                 }
+            }
+            // BGP unnumbered: every IPv6 next hop goes with the link's link-local one, which is the only
+            // address the router can resolve on the link (a lone link-local next hop is sent as 16 bytes).
+            if settings.interface != nil, resolved.nextHop.family == .ipv6, resolved.linkLocalNextHop == nil {
+                resolved.linkLocalNextHop = linkLocal
             }
             result[prefix] = resolved
         }

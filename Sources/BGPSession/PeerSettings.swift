@@ -7,8 +7,14 @@ import NetAddress
 public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
     /// Unique name used in logs, status and `setRoutes(peer:_:)`.
     public var name: String
-    /// The neighbor's address; the TCP session runs to it.
+    /// The neighbor's address; the TCP session runs to it. For a peer on `interface`, its link-local
+    /// address as learnt on the link, or `::` while none is known (then the session only waits for the
+    /// neighbor to connect).
     public var address: IPAddress
+    /// BGP unnumbered: the link the neighbor is on. The session runs between link-local addresses with
+    /// that interface's scope, accepts the neighbor's connection from any fe80:: address there, and
+    /// advertises Extended Next Hop (RFC 8950) so IPv4 routes can carry the link's IPv6 next hop.
+    public var interface: String?
     /// The neighbor's TCP port. The default is 179.
     public var port: Int
     /// The neighbor's AS number (2 or 4 octets).
@@ -66,10 +72,12 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         ipv6NextHop: IPv6Address? = nil,
         connectRetrySeconds: Double = 5,
         maximumRetrySeconds: Double = 120,
-        maxPrefixes: UInt32 = BGPPeerSettings.defaultMaxPrefixes
+        maxPrefixes: UInt32 = BGPPeerSettings.defaultMaxPrefixes,
+        interface: String? = nil
     ) {
         self.name = name
         self.address = address
+        self.interface = interface
         self.port = port
         self.asn = asn
         self.localASN = localASN
@@ -90,7 +98,8 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
 
     /// Everything but the password, which is shown only as set or not.
     public var description: String {
-        var text = "\(name) \(address) port \(port) as \(asn) local-as \(localASN) router-id \(routerId)"
+        let neighbor = interface.map { "interface \($0) neighbor \(address)" } ?? "\(address)"
+        var text = "\(name) \(neighbor) port \(port) as \(asn) local-as \(localASN) router-id \(routerId)"
         if let localAddress { text += " local \(localAddress)" }
         if passive { text += " passive" }
         text += ttlSecurity ? " ttl-security" : " ttl \(ttl)"
@@ -101,10 +110,12 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// True when changing from `self` to `other` needs a new session (everything but the back-off and the
-    /// prefix limit, which applies from the next UPDATE on).
+    /// prefix limit, which applies from the next UPDATE on, and an unnumbered peer's learnt neighbor
+    /// address, which only the next outbound connection uses).
     func needsReset(comparedTo other: BGPPeerSettings) -> Bool {
         var a = self
         var b = other
+        if a.interface != nil, a.interface == b.interface { a.address = b.address }
         a.maxPrefixes = 0
         b.maxPrefixes = 0
         a.connectRetrySeconds = 0

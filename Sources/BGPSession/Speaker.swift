@@ -157,6 +157,12 @@ final class SpeakerCore {
                 let reset = controller.settings.needsReset(comparedTo: settings)
                 let old = controller.settings
                 controller.reconfigure(settings)
+                if !reset, settings.interface != nil, old.address != settings.address {
+                    // A neighbor learnt (or changed) on the link: connect to it unless a session is already
+                    // being negotiated or up (which keeps running over the address it came from).
+                    controller.neighborChanged()
+                    continue
+                }
                 if reset {
                     logger.info("peer \(settings.name): session settings changed, resetting")
                     updateMD5Keys(removing: old)
@@ -277,9 +283,15 @@ final class SpeakerCore {
     private func accept(_ channel: any Channel) -> EventLoopFuture<Void> {
         guard !stopping, let remote = channel.remoteAddress?.ipAddress else { return channel.close() }
         let local = channel.localAddress?.ipAddress
-        let match = peers.values.first { peer in
-            peer.settings.address == remote
+        var match = peers.values.first { peer in
+            peer.settings.interface == nil && peer.settings.address == remote
                 && (peer.settings.localAddress == nil || peer.settings.localAddress == local)
+        }
+        // BGP unnumbered: any link-local address on the peer's interface is that peer.
+        if match == nil, case .v6(let v6) = remote, v6.isLinkLocal, let scope = channel.remoteAddress?.scopeID {
+            match = peers.values.first { peer in
+                peer.settings.interface.flatMap(interfaceIndex) == scope
+            }
         }
         guard let match else {
             // A flood of connections must cost an accept and a close each: one line per source per 10 s.

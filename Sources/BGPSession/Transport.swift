@@ -48,6 +48,28 @@ extension SocketAddress {
     init(_ address: IPAddress, port: Int) throws {
         self = try SocketAddress(ipAddress: address.description, port: port)
     }
+
+    /// An IPv6 address with the scope of an interface index (for link-local addresses).
+    init(_ address: NetAddress.IPv6Address, scopeID: UInt32, port: Int) {
+        var raw = sockaddr_in6()
+        raw.sin6_family = sa_family_t(AF_INET6)
+        raw.sin6_port = UInt16(port).bigEndian
+        raw.sin6_scope_id = scopeID
+        withUnsafeMutableBytes(of: &raw.sin6_addr) { $0.copyBytes(from: address.bytes) }
+        self = SocketAddress(raw, host: "\(address)")
+    }
+
+    /// The interface index of a scoped IPv6 address; 0 for others.
+    var scopeID: UInt32 {
+        if case .v6(let address) = self { return address.address.sin6_scope_id }
+        return 0
+    }
+}
+
+/// The index of an interface by name, or nil when it does not exist (now).
+func interfaceIndex(_ name: String) -> UInt32? {
+    let index = if_nametoindex(name)
+    return index == 0 ? nil : index
 }
 
 enum BGPConnector {
@@ -89,6 +111,16 @@ enum BGPConnector {
             }
         }
         do {
+            if let interface = settings.interface {
+                // BGP unnumbered: the neighbor's link-local address, scoped to its link.
+                guard case .v6(let linkLocal) = peer, linkLocal.isLinkLocal, let index = interfaceIndex(interface)
+                else {
+                    throw BGPSocketOptionError(
+                        peer: peer, option: "connect", errno: 0,
+                        reason: "no link-local neighbor known on \(interface) yet, or the interface is gone")
+                }
+                return bootstrap.connect(to: SocketAddress(linkLocal, scopeID: index, port: settings.port))
+            }
             return bootstrap.connect(to: try SocketAddress(peer, port: settings.port))
         } catch {
             return eventLoop.makeFailedFuture(error)

@@ -19,14 +19,17 @@ extension ConfigDecoder {
         if let peers = field(view, "peers", array) {
             var names: [Located<String>] = []
             var addresses: [Located<IPAddress>] = []
+            var interfaces: [Located<String>] = []
             for element in peers.value {
                 guard let decoded = decodePeer(element.node, element.path, localASN: asn?.value) else { continue }
                 config.peers.append(decoded.peer)
                 if let name = decoded.name { names.append(name) }
                 if let address = decoded.address { addresses.append(address) }
+                if let interface = decoded.interface { interfaces.append(interface) }
             }
             reportDuplicates(names, what: "peer name", describe: quoteJSONString)
             reportDuplicates(addresses, what: "peer address")
+            reportDuplicates(interfaces, what: "peer interface", describe: quoteJSONString)
         }
         return config
     }
@@ -56,14 +59,20 @@ extension ConfigDecoder {
 
     private func decodePeer(
         _ node: JSONNode, _ path: JSONPath, localASN: UInt32?
-    ) -> (peer: PeerConfig, name: Located<String>?, address: Located<IPAddress>?)? {
+    ) -> (peer: PeerConfig, name: Located<String>?, address: Located<IPAddress>?, interface: Located<String>?)? {
         guard let view = object(node, path, known: Self.peerKeys) else { return nil }
         let name = required(view, "name", objectName("peer"))
-        let address = required(view, "address", peerAddress)
+        let (address, interface) = decodePeerWhere(view)
         let asn = required(view, "asn", asnValue)
         var peer = PeerConfig(
             name: name?.value ?? "", address: address?.value ?? .v4(IPv4Address(0)), asn: asn?.value ?? 0)
-        let sessionFamily = address?.value.family
+        // An unnumbered session runs over IPv6 link-local addresses.
+        var sessionFamily = address?.value.family
+        if let interface {
+            peer.interface = interface.value
+            peer.address = .v6(IPv6Address(high: 0, low: 0))
+            sessionFamily = .ipv6
+        }
 
         if let local = field(view, "localAddress", ipAddress) {
             if let address, local.value.family != address.value.family {
@@ -109,10 +118,13 @@ extension ConfigDecoder {
             for family in families.value {
                 guard let value = AddressFamily(rawValue: family.value), seen.insert(value).inserted else { continue }
                 peer.families.append(value)
-                if let sessionFamily {
+                // IPv4 over an unnumbered session needs no IPv4 next hop: it gets the link's IPv6 one (RFC 8950).
+                if let sessionFamily, interface == nil {
                     checkCrossFamilyNextHop(value, over: sessionFamily, nextHop: peer.nextHop, at: family)
                 }
             }
+        } else if interface != nil {
+            peer.families = [.ipv4, .ipv6]
         } else if let sessionFamily {
             // Without an explicit list: the session's own family, plus the other family when a next hop
             // for it is configured (announcing it without one would be rejected or blackholed).
@@ -147,7 +159,58 @@ extension ConfigDecoder {
                     "BFD runs single-hop (RFC 5881) only; a multihop \(peer.multihop) session cannot use it")
             }
         }
-        return (peer, name, address)
+        if let interface { checkUnnumbered(view, peer, interface) }
+        return (peer, name, address, interface)
+    }
+
+    /// A peer is given by exactly one of `address` and `interface` (BGP unnumbered).
+    private func decodePeerWhere(_ view: ObjectView) -> (address: Located<IPAddress>?, interface: Located<String>?) {
+        if !view.has("address") && !view.has("interface") {
+            report(
+                view.position, view.path,
+                "missing required key \"address\" (or \"interface\" for a BGP unnumbered peer on that link)")
+            return (nil, nil)
+        }
+        let address = field(view, "address", peerAddress)
+        let interface = field(view, "interface", peerInterface)
+        if view.has("address"), let node = view["interface"] {
+            report(
+                node.position, view.path.appending("interface"),
+                "give either address or interface (BGP unnumbered), not both")
+            return (address, nil)
+        }
+        return (address, interface)
+    }
+
+    private func peerInterface(_ node: JSONNode, _ path: JSONPath) -> String? {
+        guard let name = string(node, path) else { return nil }
+        if let problem = interfaceNameProblem(name) {
+            report(node.position, path, problem)
+            return nil
+        }
+        return name
+    }
+
+    /// Settings an unnumbered session cannot honour: it runs from the link's own link-local address to a
+    /// neighbor learnt at run time, directly connected.
+    private func checkUnnumbered(_ view: ObjectView, _ peer: PeerConfig, _ interface: Located<String>) {
+        let on = "an unnumbered peer (interface \(quoteJSONString(interface.value)))"
+        if let node = view["localAddress"] {
+            report(
+                node.position, view.path.appending("localAddress"),
+                "\(on) runs its session from the link-local address of that interface; remove localAddress")
+        }
+        if peer.multihop > 1, let node = view["multihop"] {
+            report(
+                node.position, view.path.appending("multihop"),
+                "\(on) is directly connected; multihop must be 1")
+        }
+        if let node = view["passwordFile"] {
+            report(
+                node.position, view.path.appending("passwordFile"),
+                "\(on) cannot use TCP MD5, whose key is tied to a neighbor address known in advance; remove passwordFile"
+            )
+        }
     }
 
     /// A peer address must be a unicast address reachable without an interface scope.

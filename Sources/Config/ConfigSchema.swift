@@ -156,11 +156,16 @@ public enum ConfigSchema {
             "peer": {
               "type": "object",
               "additionalProperties": false,
-              "required": ["name", "address", "asn"],
+              "required": ["name", "asn"],
+              "oneOf": [{ "required": ["address"] }, { "required": ["interface"] }],
               "dependentRequired": { "bfd": ["localAddress"] },
               "properties": {
                 "name": { "description": "Unique name used by services and in logs.", "$ref": "#/$defs/objectName" },
                 "address": { "description": "The router's address (not link-local).", "$ref": "#/$defs/ipAddress" },
+                "interface": {
+                  "description": "BGP unnumbered: the link the router is on, instead of address. The session runs between link-local addresses learnt from IPv6 Router Advertisements, which anycastd sends there too; IPv4 routes get an IPv6 next hop (RFC 8950).",
+                  "$ref": "#/$defs/interfaceName"
+                },
                 "asn": { "description": "The router's AS number; equal to bgp.asn for iBGP.", "$ref": "#/$defs/asn" },
                 "localAddress": {
                   "description": "This host's address for the session, of the same family as address.",

@@ -127,7 +127,12 @@ public struct NextHopConfig: Sendable, Equatable {
 public struct PeerConfig: Sendable, Equatable {
     /// Unique name used by services and in logs.
     public var name: String
+    /// The neighbor's address; `::` for a peer given by `interface`, whose address is learnt on the link.
     public var address: IPAddress
+    /// BGP unnumbered: the link the neighbor is on. The session runs between the link-local addresses of
+    /// both ends, learnt from Router Advertisements (or from the neighbor's connection); nil for a peer
+    /// given by `address`.
+    public var interface: String?
     public var asn: UInt32
     public var localAddress: IPAddress?
     /// Only wait for the router to connect in.
@@ -161,10 +166,11 @@ public struct PeerConfig: Sendable, Equatable {
         multihop: Int = 1, ttlSecurity: Bool = false, passwordFile: String? = nil, holdTime: Duration? = nil,
         families: [AddressFamily] = [.ipv4, .ipv6], nextHop: NextHopConfig = .init(), asPathPrepend: Int = 0,
         med: UInt32? = nil, communities: [Community] = [], largeCommunities: [LargeCommunity] = [],
-        bfd: BFDConfig? = nil, port: Int = 179
+        bfd: BFDConfig? = nil, port: Int = 179, interface: String? = nil
     ) {
         self.name = name
         self.address = address
+        self.interface = interface
         self.asn = asn
         self.localAddress = localAddress
         self.passive = passive

@@ -1,7 +1,8 @@
 // The real Announcer: turns the desired state's peers into BGPSpeaker sessions and each Announcement
 // (every attribute already decided by the planner) into the speaker's OutboundRoute. The session fills
 // in a next hop of `.sessionAddress` with its local address. Session changes and BFD Down go to
-// the agent's core, which decides to reset the session.
+// the agent's core, which decides to reset the session. Peers given by `interface` (BGP unnumbered) get
+// their neighbor's link-local address from NeighborDiscoverySpeaker, which also advertises ours there.
 import AgentCore
 import BGP
 import BGPSession
@@ -9,6 +10,7 @@ import Config
 import FoundationEssentials
 import Logging
 import NIOCore
+import NeighborDiscoverySession
 import NetAddress
 import Reconciler
 import Synchronization
@@ -20,6 +22,10 @@ public final class BGPAnnouncer: Announcer {
     private let bfd: BFDController
     public let sessionEvents: AsyncStream<PeerSessionEvent>
     private let continuation: AsyncStream<PeerSessionEvent>.Continuation
+    /// The peers as last configured, and the neighbor learnt on each unnumbered peer's interface.
+    private let unnumbered = Mutex<(peers: [BGPPeerSettings], neighbors: [String: IPv6Address])>(([], [:]))
+    /// Started with the first unnumbered peer.
+    private let discovery = Mutex<NeighborDiscoverySpeaker?>(nil)
 
     public init(group: any EventLoopGroup, logger: Logger) {
         let speaker = BGPSpeaker(group: group, logger: logger)
@@ -65,17 +71,64 @@ public final class BGPAnnouncer: Announcer {
                 }
             }
             let hold = peer.holdTime ?? state.bgp.holdTime
-            settings.append(
-                BGPPeerSettings(
-                    name: peer.name, address: peer.address, port: peer.port, asn: peer.asn, localASN: state.bgp.asn,
-                    routerId: state.bgp.routerId, localAddress: peer.localAddress, passive: peer.passive,
-                    ttl: peer.multihop, ttlSecurity: peer.ttlSecurity, md5Password: password,
-                    holdTime: Int(hold.components.seconds), families: Set(peer.families),
-                    maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes))
+            var peerSettings = BGPPeerSettings(
+                name: peer.name, address: peer.address, port: peer.port, asn: peer.asn, localASN: state.bgp.asn,
+                routerId: state.bgp.routerId, localAddress: peer.localAddress, passive: peer.passive,
+                ttl: peer.multihop, ttlSecurity: peer.ttlSecurity, md5Password: password,
+                holdTime: Int(hold.components.seconds), families: Set(peer.families),
+                maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes, interface: peer.interface)
+            // RFC 8950 next hops of an unnumbered peer are the session's: a global IPv6 one goes with the
+            // link-local one on IPv4 routes too.
+            if peer.interface != nil { peerSettings.ipv6NextHop = peer.nextHop.ipv6 }
+            settings.append(peerSettings)
             // The configured next hops are not session settings: the planner puts them in each route.
         }
-        speaker.setPeers(settings)
+        let interfaces = Set(settings.compactMap(\.interface))
+        if !interfaces.isEmpty { startDiscovery() }
+        discovery.withLock { $0?.setInterfaces(interfaces) }
+        speaker.setPeers(
+            unnumbered.withLock { state in
+                state.peers = settings
+                return Self.withNeighbors(settings, state.neighbors)
+            })
         bfd.configure(state.bgp.peers)
+    }
+
+    /// Unnumbered peers with the neighbor learnt on their interface (`::` while none is).
+    static func withNeighbors(_ peers: [BGPPeerSettings], _ neighbors: [String: IPv6Address]) -> [BGPPeerSettings] {
+        peers.map { peer in
+            guard let interface = peer.interface else { return peer }
+            var peer = peer
+            peer.address = .v6(neighbors[interface] ?? IPv6Address(high: 0, low: 0))
+            return peer
+        }
+    }
+
+    private func startDiscovery() {
+        discovery.withLock { discovery in
+            guard discovery == nil else { return }
+            let logger = self.logger
+            do {
+                discovery = try NeighborDiscoverySpeaker(
+                    onChange: { [weak self] interface, neighbor in self?.neighborChanged(interface, neighbor) },
+                    log: { logger.warning("\($0)") })
+            } catch {
+                logger.error("BGP unnumbered: cannot start neighbor discovery: \(error)")
+            }
+        }
+    }
+
+    private func neighborChanged(_ interface: String, _ neighbor: IPv6Address?) {
+        if let neighbor {
+            logger.info("\(interface): router \(neighbor) heard (Router Advertisement)")
+        } else {
+            logger.notice("\(interface): no Router Advertisement heard for a while; waiting for the router")
+        }
+        speaker.setPeers(
+            unnumbered.withLock { state in
+                state.neighbors[interface] = neighbor
+                return Self.withNeighbors(state.peers, state.neighbors)
+            })
     }
 
     /// The password is the file's content without the trailing newline.
@@ -133,5 +186,6 @@ public final class BGPAnnouncer: Announcer {
     public func shutdown(message: String) async {
         await speaker.shutdown(message: message)
         bfd.shutdown()
+        discovery.withLock { $0?.stop() }
     }
 }

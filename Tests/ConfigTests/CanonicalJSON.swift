@@ -116,9 +116,13 @@ extension BGPConfig {
 
 extension PeerConfig {
     fileprivate var canonical: CanonicalValue {
-        var members: [(String, CanonicalValue)] = [
-            ("name", .string(name)), ("address", .string(address.description)), ("asn", .integer(Int64(asn))),
-        ]
+        var members: [(String, CanonicalValue)] = [("name", .string(name))]
+        if let interface {
+            members.append(("interface", .string(interface)))
+        } else {
+            members.append(("address", .string(address.description)))
+        }
+        members.append(("asn", .integer(Int64(asn))))
         if let localAddress { members.append(("localAddress", .string(localAddress.description))) }
         members += [("passive", .bool(passive)), ("multihop", .int(multihop)), ("ttlSecurity", .bool(ttlSecurity))]
         if let passwordFile { members.append(("passwordFile", .string(passwordFile))) }
