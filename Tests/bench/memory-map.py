@@ -47,7 +47,9 @@ def module_of(name):
         if m and int(m[1]) <= len(m[2]):
             module = m[2][: int(m[1])]
             return "Swift stdlib" if module == "Swift" else module
-        return "Swift stdlib (substitutions)"
+        # $sSa..., $sSD..., $sSS...: code on stdlib types (Array, Dictionary, String), including the generic
+        # specializations other modules emit for their own types.
+        return "on stdlib types (incl. specializations)"
     if re.match(r"_?swift_|_ZN5swift|_ZNK5swift|__swift|_swift_|swift::", name):
         return "Swift runtime"
     if re.match(r"(_ZN6icu_|_ZNK6icu_|icu_|u_|ucol_|ubrk_|unum_|udat_|uloc_|ures_|ucnv_|utrans_|icudt)", name):
@@ -131,11 +133,8 @@ def main():
                     continue
                 address = page - base
                 section = next((n for a, s, n in secs if a <= address < a + max(s, 1)), "(headers, padding)")
-                if section in (".data", ".bss", ".got", ".got.plt") or "w" in perms:
-                    kind = "written"
-                else:
-                    kind = "clean"
-                by_section[(section, kind)] += PAGE // 1024
+                # The mapping's permissions: whether a page is clean or dirty is per mapping in the table above.
+                by_section[(section, perms)] += PAGE // 1024
                 # The symbol covering most of this page.
                 cover = collections.Counter()
                 i = max(0, bisect.bisect_right(starts, address) - 1)
@@ -148,9 +147,9 @@ def main():
                 module = cover.most_common(1)[0][0] if cover else f"no symbol ({section})"
                 by_module[module] += PAGE // 1024
     total = sum(by_section.values())
-    print(f"resident pages of the binary: {kb(total)}, by section:")
-    for (section, kind), size in by_section.most_common():
-        print(f"  {section:28} {kind:8} {kb(size):>9}")
+    print(f"resident pages of the binary: {kb(total)}, by section (and the mapping it is in):")
+    for (section, perms), size in by_section.most_common():
+        print(f"  {section:28} {perms:8} {kb(size):>9}")
     print("the same pages by the code or data they hold (the symbol covering most of each page):")
     for module, size in by_module.most_common(25):
         print(f"  {module:40} {kb(size):>9}")
