@@ -8,9 +8,12 @@
 # benchmark's waiting adds nothing. Also: CPU of each speaker during the trials (ExaBGP: the daemon plus
 # its helper and the helper's reaped sh/dig), and the withdraws BIRD received while the service stayed
 # down (BIRD's import statistics). Then the same with a hung server (SIGSTOP), and, for anycastd alone, a
-# configuration edit until the new route is at BIRD.
-# Usage: sudo Tests/bench/health.sh [--bin PATH]   (TRIALS=N, default 20; DOWN_MS: outage after both
-# withdrew, default 1000)
+# configuration edit until the new route is at BIRD. Last, anycastd alone with `fastInterval` (issue 11):
+# the same check with "fastInterval": "10ms"; the kill trials again, the time split into its parts from
+# packet timestamps (tcpdump: kill → first failed query → third → withdraw UPDATE on the wire → BIRD), and
+# the agent's CPU at steady state (service up, nothing failing) without and with fastInterval.
+# Usage: sudo Tests/bench/health.sh [--bin PATH] [--fast-ms N]   (TRIALS=N, default 20; DOWN_MS: outage
+# after both withdrew, default 1000; STEADY_S: each steady-state CPU window, default 30)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -20,15 +23,21 @@ source "$REPO/Tests/interop/lib.sh"
 source "$HERE/lib.sh"
 BIN=''
 DOWN_MS=${DOWN_MS:-1000}
+# Trials of the comparison with ExaBGP (0 skips it, for the fastInterval rows alone).
+CMP_TRIALS=${CMP_TRIALS:-$TRIALS}
+STEADY_S=${STEADY_S:-30}
+FAST_MS=10
 while [ $# -gt 0 ]; do
     case $1 in
     --bin) BIN=$2; shift 2 ;;
-    *) echo "usage: $0 [--bin PATH]" >&2; exit 2 ;;
+    --fast-ms) FAST_MS=$2; shift 2 ;;
+    *) echo "usage: $0 [--bin PATH] [--fast-ms N]" >&2; exit 2 ;;
     esac
 done
 io_require
 command -v dnsmasq >/dev/null || io_die "dnsmasq missing (apt-get install dnsmasq-base)"
 command -v dig >/dev/null || io_die "dig missing (apt-get install bind9-dnsutils)"
+command -v tcpdump >/dev/null || io_die "tcpdump missing (apt-get install tcpdump)"
 [ -n "$BIN" ] || BIN=$(bench_build anycastd)
 io_init
 trap io_cleanup EXIT
@@ -115,7 +124,7 @@ acd_upd0=$(bench_bird_counter "$RDIR" acd updates) acd_wd0=$(bench_bird_counter 
 exa_upd0=$(bench_bird_counter "$RDIR" exa updates) exa_wd0=$(bench_bird_counter "$RDIR" exa withdraws)
 acd_t0=$(bench_ticks $ACD) exa_t0=$(bench_ticks $EXA "$HC") wall0=$(bench_now_ns)
 acd_gone=() exa_gone=() acd_back=() exa_back=() acd_wd=() exa_wd=()
-for trial in $(seq "$TRIALS"); do
+for trial in $(seq "$CMP_TRIALS"); do
     # A random phase against the 100 ms check intervals of both.
     sleep "0.0$((RANDOM % 10))"
     from=$(bench_bird_lines "$RDIR")
@@ -149,7 +158,7 @@ sum() { local s=0 v; for v in "$@"; do s=$((s + v)); done; echo $s; }
 
 # Hung server: dnsmasq stopped (SIGSTOP), so it keeps its port and never answers; only timeouts tell.
 acd_hung=() exa_hung=()
-for trial in $(seq "$TRIALS"); do
+for trial in $(seq "$CMP_TRIALS"); do
     sleep "0.0$((RANDOM % 10))"
     from=$(bench_bird_lines "$RDIR")
     t=$(bench_now_ns)
@@ -168,7 +177,7 @@ echo "hung: anycastd ${acd_hung[*]} ms; ExaBGP ${exa_hung[*]} ms"
 # Configuration edit (rename-write, as editors save) -> the new route at BIRD. No comparison here: BIRD
 # or ExaBGP reconfigured by a script is not run.
 edits=()
-for i in $(seq "$TRIALS"); do
+for i in $(seq "$CMP_TRIALS"); do
     from=$(bench_bird_lines "$RDIR")
     sed "s|\"prefixes\": \[\"$VIP\"|\"prefixes\": [\"$VIP\", \"203.0.113.$i/32\"|" "$D/anycastd.json" >"$D/edit.json"
     t=$(bench_now_ns)
@@ -198,3 +207,101 @@ bench_row "DNS server hung (SIGSTOP) → route gone at BIRD (timeout 50 ms; ExaB
     "p50 $(bench_ratio "$(bench_p50 "${acd_hung[@]}")" "$(bench_p50 "${exa_hung[@]}")")"
 bench_row "configuration edit (rename-write) → route at BIRD" "$(bench_stats ms "${edits[@]}")" \
     "not run (no comparison in this benchmark)" "-"
+
+# fastInterval (anycastd alone; ExaBGP keeps running, but the trials no longer wait for it, as its slower
+# withdraw may not happen within a short outage). First the agent's CPU at steady state on the configuration
+# above, then the same with "fastInterval", then the kill and hung trials again.
+steady_cpu() { # steady_cpu -> % of a core used by anycastd over STEADY_S seconds with the service up
+    local t0 w0
+    t0=$(bench_ticks $ACD) w0=$(bench_now_ns)
+    sleep "$STEADY_S"
+    awk -v t=$(($(bench_ticks $ACD) - t0)) -v hz="$bench_hz" -v w=$((($(bench_now_ns) - w0) / 1000000)) \
+        'BEGIN { printf "%.2f", t / hz * 100000 / w }'
+}
+cpu_plain=$(steady_cpu)
+from=$(bench_bird_lines "$RDIR")
+sed "s|\"fall\": 3 }|\"fall\": 3, \"fastInterval\": \"${FAST_MS}ms\" }|" "$D/anycastd.json" >"$D/edit.json"
+grep -q fastInterval "$D/edit.json" || io_die "could not add fastInterval to $D/anycastd.json"
+mv "$D/edit.json" "$D/anycastd.json"
+# The changed check starts over (down, then rise 1): the route goes and comes back.
+bench_bird_wait 10 "$RDIR" "$from" acd added $VIP || io_die "the route never came back with fastInterval"
+cpu_fast=$(steady_cpu)
+
+# Packet timestamps split each trial: anycastd's DNS queries on lo (dig's carry EDNS, "[1au]", and are left
+# out), its UPDATEs on the veth (longer than a 19-byte KEEPALIVE), and BIRD's trace.
+SIF=$(io_sif bench-health $n)
+ip netns exec "$HNS" tcpdump -i lo -n -tt -l -U 'udp dst port 53' >"$D/dns.pcap.txt" 2>"$D/tcpdump-dns.err" &
+io_track_pid $!
+ip netns exec "$HNS" tcpdump -i "$SIF" -n -tt -l -U "tcp port 179 and src host $A4" >"$D/bgp.pcap.txt" \
+    2>"$D/tcpdump-bgp.err" &
+io_track_pid $!
+io_wait 5 grep -q "listening on lo" "$D/tcpdump-dns.err" || io_die "tcpdump on lo did not start"
+io_wait 5 grep -q "listening on $SIF" "$D/tcpdump-bgp.err" || io_die "tcpdump on $SIF did not start"
+# packet_times FILE FROM_NS [FILTER]: epoch microseconds of the packets in FILE after FROM_NS, one a line
+# (microseconds: epoch nanoseconds do not fit in awk's doubles).
+packet_times() {
+    awk -v from="$(($2 / 1000))" -v filter="${3:-}" '{
+        split($1, t, "."); us = t[1] * 1000000 + substr(t[2] "000000", 1, 6)
+        if (us < from) next
+        if (filter == "dns" && index($0, "[1au]")) next
+        if (filter == "bgp" && !match($0, /length [0-9]+/)) next
+        if (filter == "bgp" && substr($0, RSTART + 7, RLENGTH - 7) + 0 <= 19) next
+        printf "%.0f\n", us
+    }' "$1"
+}
+fast_gone=() fast_first=() fast_runs=() fast_verdict=() fast_bird=()
+for trial in $(seq "$TRIALS"); do
+    sleep "0.0$((RANDOM % 10))"
+    from=$(bench_bird_lines "$RDIR")
+    t=$(bench_now_ns)
+    kill -KILL "$(cat "$D/dnsmasq.pid")"
+    bench_bird_wait 10 "$RDIR" "$from" acd removed $VIP || io_die "fast trial $trial: anycastd never withdrew"
+    gone=$(bench_bird_event "$RDIR" "$from" acd removed $VIP)
+    fast_gone+=($(((gone - t) / 1000000)))
+    sleep 0.1
+    mapfile -t q < <(packet_times "$D/dns.pcap.txt" "$t" dns)
+    mapfile -t u < <(packet_times "$D/bgp.pcap.txt" "$t" bgp)
+    if [ ${#q[@]} -ge 3 ] && [ ${#u[@]} -ge 1 ]; then
+        # kill → first failed query; first → third (the fast runs); third → UPDATE on the wire (verdict, core,
+        # speaker); UPDATE → BIRD's trace. Microseconds.
+        fast_first+=($((q[0] - t / 1000)))
+        fast_runs+=($((q[2] - q[0])))
+        fast_verdict+=($((u[0] - q[2])))
+        fast_bird+=($((gone / 1000 - u[0])))
+    fi
+    from=$(bench_bird_lines "$RDIR")
+    start_dnsmasq
+    bench_bird_wait 10 "$RDIR" "$from" acd added $VIP || io_die "fast trial $trial: anycastd never re-announced"
+done
+fast_hung=()
+for trial in $(seq "$TRIALS"); do
+    sleep "0.0$((RANDOM % 10))"
+    from=$(bench_bird_lines "$RDIR")
+    t=$(bench_now_ns)
+    kill -STOP "$(cat "$D/dnsmasq.pid")"
+    bench_bird_wait 20 "$RDIR" "$from" acd removed $VIP || io_die "fast hung trial $trial: anycastd never withdrew"
+    fast_hung+=($((($(bench_bird_event "$RDIR" "$from" acd removed $VIP) - t) / 1000000)))
+    from=$(bench_bird_lines "$RDIR")
+    kill -CONT "$(cat "$D/dnsmasq.pid")"
+    bench_bird_wait 20 "$RDIR" "$from" acd added $VIP || io_die "fast hung trial $trial: anycastd never re-announced"
+done
+us_stats() { # us_stats MICROSECONDS... -> "p50 X ms, max Y ms" with one decimal
+    [ $# -gt 0 ] || { echo "no samples"; return; }
+    awk -v p="$(bench_p50 "$@")" -v m="$(bench_max "$@")" 'BEGIN { printf "p50 %.1f ms, max %.1f ms", p / 1000, m / 1000 }'
+}
+echo "fastInterval ${FAST_MS} ms: gone ${fast_gone[*]} ms; hung ${fast_hung[*]} ms"
+echo "fastInterval ${FAST_MS} ms, where the time goes (n=${#fast_first[@]}): kill → first failed query" \
+    "$(us_stats "${fast_first[@]}"); first → third $(us_stats "${fast_runs[@]}"); third → withdraw on the wire" \
+    "$(us_stats "${fast_verdict[@]}"); wire → BIRD's trace $(us_stats "${fast_bird[@]}")"
+bench_row "DNS server killed → route gone at BIRD, fastInterval ${FAST_MS} ms (checks every 100 ms, fall 3)" \
+    "$(bench_stats ms "${fast_gone[@]}")" "anycastd without fastInterval (above) $(bench_stats ms "${acd_gone[@]}")" \
+    "p50 $(bench_ratio "$(bench_p50 "${fast_gone[@]}")" "$(bench_p50 "${acd_gone[@]}")"), max $(bench_ratio "$(bench_max "${fast_gone[@]}")" "$(bench_max "${acd_gone[@]}")")"
+bench_row "  where it goes (p50 of each part): kill → first failed check; its ${FAST_MS} ms fast runs; verdict → UPDATE on the wire; wire → BIRD" \
+    "$(awk -v a="$(bench_p50 "${fast_first[@]}")" -v b="$(bench_p50 "${fast_runs[@]}")" -v c="$(bench_p50 "${fast_verdict[@]}")" -v d="$(bench_p50 "${fast_bird[@]}")" \
+        'BEGIN { printf "%.1f + %.1f + %.1f + %.1f ms", a / 1000, b / 1000, c / 1000, d / 1000 }')" \
+    "the first part is the phase against the 100 ms grid: uniform in 0-100 ms" "-"
+bench_row "DNS server hung (SIGSTOP) → route gone at BIRD, fastInterval ${FAST_MS} ms (timeout 50 ms)" \
+    "$(bench_stats ms "${fast_hung[@]}")" "anycastd without fastInterval (above) $(bench_stats ms "${acd_hung[@]}")" \
+    "p50 $(bench_ratio "$(bench_p50 "${fast_hung[@]}")" "$(bench_p50 "${acd_hung[@]}")")"
+bench_row "anycastd CPU at steady state (service up, DNS check every 100 ms, ${STEADY_S} s), with fastInterval ${FAST_MS} ms" \
+    "${cpu_fast} % of a core" "without fastInterval ${cpu_plain} % of a core" "$(bench_ratio "$cpu_fast" "$cpu_plain")"

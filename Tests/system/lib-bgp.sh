@@ -26,6 +26,8 @@ BGP_DRAIN_MS=2000
 BGP_CHECK_INTERVAL_MS=200
 BGP_CHECK_RISE=2
 BGP_CHECK_FALL=2
+# The check's fastInterval in ms (empty: none, the check keeps its interval; the demo sets it).
+BGP_CHECK_FAST_MS=${BGP_CHECK_FAST_MS:-}
 # Extra arguments for every agent (ANYCASTD_SYSTEM_DAEMON_ARGS replaces them); the resync is far away
 # so that only event-driven behaviour can pass.
 # ANYCASTD_BGP_LAB_VETH=1 runs the lab on a kernel without dummy links (a developer's quick loop on the
@@ -314,7 +316,7 @@ bgp_write_config() {
   "services": [
     {"name": "dns", "prefixes": ["$BGP_PREFIX"],
      "checks": [{"dns": {"name": "id.lab", "type": "TXT"}, "interval": "${BGP_CHECK_INTERVAL_MS}ms", "timeout": "150ms",
-                 "rise": $BGP_CHECK_RISE, "fall": $BGP_CHECK_FALL}]}$extra
+                 "rise": $BGP_CHECK_RISE, "fall": $BGP_CHECK_FALL${BGP_CHECK_FAST_MS:+, \"fastInterval\": \"${BGP_CHECK_FAST_MS}ms\"}}]}$extra
   ],
   "drain": {"delay": "${BGP_DRAIN_MS}ms", "gracefulShutdown": true},
   "control": {"socket": "$dir/anycastd.sock"},
