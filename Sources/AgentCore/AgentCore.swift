@@ -204,6 +204,8 @@ public struct AgentCore: Sendable {
     private var pendingReplies: [(RequestID, String)] = []
     /// When drains that could not be saved were last written again (a full disk may have room now).
     private var lastDrainRetry: AgentInstant?
+    /// Each peer group's count of Established peers and of peers when it was last logged (PeerGroups.swift).
+    var groupCountsLogged: [String: [Int]] = [:]
 
     public init(linkKind: String = "dummy") { self.linkKind = linkKind }
 
@@ -244,6 +246,7 @@ public struct AgentCore: Sendable {
                 actions.append(.log(.warning, "peer \(peer): BFD Down; resetting the BGP session"))
                 actions.append(.resetSession(peer: peer, reason: "BFD Down"))
             }
+            logPeerGroupChanges(&actions)
             evaluate(now: now, &actions)
         case .drainRequested(let services, let request):
             drain(services, request: request, now: now, &actions)
@@ -310,6 +313,7 @@ public struct AgentCore: Sendable {
             established = established.intersection(peers)
         }
         desired = state
+        logPeerGroupChanges(&actions)
         for service in state.services where service.checks.isEmpty { healthy.insert(service.name) }
     }
 

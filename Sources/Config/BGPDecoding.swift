@@ -30,6 +30,8 @@ extension ConfigDecoder {
             reportDuplicates(names, what: "peer name", describe: quoteJSONString)
             reportDuplicates(addresses, what: "peer address")
             reportDuplicates(interfaces, what: "peer interface", describe: quoteJSONString)
+            checkPeerGroups(
+                config, localASN: asn, peerNodes: peers.value.map(\.node), peersPath: path.appending("peers"))
         }
         return config
     }
@@ -73,6 +75,9 @@ extension ConfigDecoder {
             peer.address = .v6(IPv6Address(high: 0, low: 0))
             sessionFamily = .ipv6
         }
+        if let group = field(view, "group", objectName("group")) { peer.group = group.value }
+        let profile = field(view, "profile", choice(PeerProfile.allCases.map(\.rawValue)))
+        peer.profile = profile.flatMap { PeerProfile(rawValue: $0.value) }
 
         if let local = field(view, "localAddress", ipAddress) {
             if let address, local.value.family != address.value.family {
@@ -101,9 +106,15 @@ extension ConfigDecoder {
             // eBGP peers are normally directly connected; iBGP peers usually are not (loopback to loopback).
             let iBGP = localASN != nil && asn?.value == localASN
             peer.multihop = iBGP && !peer.ttlSecurity ? 255 : 1
+            // Azure Route Server takes eBGP multihop sessions only; it is one routed hop from the hosts.
+            if peer.profile == .azureRouteServer, !peer.ttlSecurity { peer.multihop = max(peer.multihop, 2) }
         }
         if let passwordFile = field(view, "passwordFile", absolutePath) { peer.passwordFile = passwordFile.value }
-        if let holdTime = field(view, "holdTime", holdTime) { peer.holdTime = holdTime.value }
+        if let holdTime = field(view, "holdTime", holdTime) {
+            peer.holdTime = holdTime.value
+        } else if peer.profile == .azureRouteServer {
+            peer.holdTime = .seconds(180)  // Azure Route Server's fixed timers: keepalive 60 s, hold 180 s
+        }
         if let nextHopNode = view["nextHop"] {
             peer.nextHop = decodeNextHop(nextHopNode, path.appending("nextHop")) ?? .init()
         }

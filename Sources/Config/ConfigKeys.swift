@@ -13,7 +13,7 @@ public enum ConfigKeys {
     public static let peer = [
         "name", "address", "asn", "localAddress", "passive", "multihop", "ttlSecurity", "passwordFile", "holdTime",
         "families", "nextHop", "asPathPrepend", "med", "communities", "largeCommunities", "port", "bfd",
-        "maxPrefixes", "interface",
+        "maxPrefixes", "interface", "group", "profile",
     ]
     public static let nextHop = ["ipv4", "ipv6"]
     public static let bfd = ["minInterval", "multiplier", "authentication"]

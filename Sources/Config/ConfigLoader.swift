@@ -16,7 +16,20 @@ public enum ConfigLoader {
     ///
     /// A syntax error stops at that error; otherwise every problem in the file is reported, sorted by position.
     public static func parse(_ bytes: [UInt8], file: String) -> Result<DesiredState, ConfigError> {
+        parseWithWarnings(bytes, file: file).result
+    }
+
+    /// Like `parse`, and also the warnings: what is valid but will not do what the file asks (such as a
+    /// peer profile's router ignoring an attribute), sorted by position. `anycastd check` prints them.
+    public static func parseWithWarnings(
+        _ bytes: [UInt8], file: String
+    ) -> (result: Result<DesiredState, ConfigError>, warnings: [ConfigDiagnostic]) {
         let sink = DiagnosticSink(file: file)
+        let result = parse(bytes, sink: sink)
+        return (result, sink.sortedWarnings)
+    }
+
+    private static func parse(_ bytes: [UInt8], sink: DiagnosticSink) -> Result<DesiredState, ConfigError> {
         var parser = JSONParser(bytes)
         let root: JSONNode
         do {
@@ -37,13 +50,22 @@ public enum ConfigLoader {
     /// the file and the system's reason, such as `/etc/anycastd/anycastd.json: cannot read: No such file
     /// or directory`.
     public static func load(path: String) -> Result<DesiredState, ConfigError> {
+        loadWithWarnings(path: path).result
+    }
+
+    /// Like `load`, and also the warnings (see `parseWithWarnings`).
+    public static func loadWithWarnings(
+        path: String
+    ) -> (result: Result<DesiredState, ConfigError>, warnings: [ConfigDiagnostic]) {
         switch readFile(path) {
-        case .success(let bytes): parse(bytes, file: path)
+        case .success(let bytes): parseWithWarnings(bytes, file: path)
         case .failure(let reason):
-            .failure(
-                ConfigError(diagnostics: [
-                    ConfigDiagnostic(file: path, line: 0, column: 0, path: "", message: "cannot read: \(reason)")
-                ]))
+            (
+                .failure(
+                    ConfigError(diagnostics: [
+                        ConfigDiagnostic(file: path, line: 0, column: 0, path: "", message: "cannot read: \(reason)")
+                    ])), []
+            )
         }
     }
 

@@ -222,6 +222,14 @@ public enum ConfigSchema {
                   "maximum": 4294967295,
                   "default": 100000
                 },
+                "group": {
+                  "description": "Peer group: its peers get identical announcements (same services, same per-peer attributes); status and metrics count its Established sessions.",
+                  "$ref": "#/$defs/objectName"
+                },
+                "profile": {
+                  "description": "Rules of the router on the far side that anycastd check enforces. azure-route-server: ASN 65515, eBGP multihop (default 2), IPv4 only, no passwordFile, no bfd, hold time 180 s (the default with it), a 2-octet local ASN other than 65515 and 65517-65520; all peers of a group have the same profile.",
+                  "enum": ["azure-route-server"]
+                },
                 "communities": { "description": "Communities added for this peer.", "$ref": "#/$defs/communities" },
                 "largeCommunities": {
                   "description": "Large communities added for this peer.",

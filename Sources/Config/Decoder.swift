@@ -30,6 +30,10 @@ final class ConfigDecoder {
         sink.report(position, path, message)
     }
 
+    func warn(_ position: SourcePosition, _ path: JSONPath, _ message: String) {
+        sink.warn(position, path, message)
+    }
+
     func typeMismatch(_ node: JSONNode, _ path: JSONPath, expected: String) {
         var message = "expected \(expected), got \(node.kindDescription)"
         if case .null = node.value { message += " (leave the key out to use the default)" }

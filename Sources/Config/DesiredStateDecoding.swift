@@ -27,9 +27,22 @@ extension ConfigDecoder {
         let control = top["control"].flatMap { decodeControl($0, top.path.appending("control")) } ?? .init()
         let metrics = top["metrics"].flatMap { decodeMetrics($0, top.path.appending("metrics")) } ?? .init()
         let stateDirectory = field(top, "stateDirectory", absolutePath)?.value ?? "/var/lib/anycastd"
-        return DesiredState(
+        let state = DesiredState(
             interface: interface, bgp: bgp, services: services, drain: drain, control: control, metrics: metrics,
             stateDirectory: stateDirectory)
+        var peerNodes: [JSONNode] = []
+        if case .object(let members)? = top["bgp"]?.value,
+            case .array(let nodes)? = members.first(where: {
+                $0.key == "peers"
+            })?.value.value
+        {
+            peerNodes = nodes
+        }
+        checkPeerGroupServices(
+            state, servicesNode: top["services"], servicesPath: top.path.appending("services"), drainNode: top["drain"],
+            drainPath: top.path.appending("drain"), peerNodes: peerNodes,
+            peersPath: top.path.appending("bgp").appending("peers"))
+        return state
     }
 
     private func decodeInterface(_ node: JSONNode, _ path: JSONPath) -> InterfaceConfig? {

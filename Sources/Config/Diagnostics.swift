@@ -44,6 +44,12 @@ public struct ConfigDiagnostic: Error, Sendable, Equatable, CustomStringConverti
         return path.isEmpty ? "\(location): \(message)" : "\(location): \(path): \(message)"
     }
 
+    /// `FILE:LINE:COL: path: warning: message`, for a problem that does not make the file invalid.
+    public var warningDescription: String {
+        let location = line > 0 ? "\(file):\(line):\(column)" : file
+        return path.isEmpty ? "\(location): warning: \(message)" : "\(location): \(path): warning: \(message)"
+    }
+
     var position: SourcePosition { SourcePosition(line: line, column: column) }
 }
 
@@ -102,8 +108,25 @@ struct JSONPath: Sendable, Hashable, CustomStringConvertible {
 final class DiagnosticSink {
     let file: String
     private(set) var diagnostics: [ConfigDiagnostic] = []
+    /// Problems that do not make the file invalid (`anycastd check` prints them and exits 0).
+    private(set) var warnings: [ConfigDiagnostic] = []
 
     init(file: String) { self.file = file }
+
+    func warn(_ position: SourcePosition, _ path: JSONPath, _ message: String) {
+        warnings.append(
+            ConfigDiagnostic(
+                file: file, line: position.line, column: position.column, path: path.description, message: message
+            )
+        )
+    }
+
+    /// The warnings sorted by position, as `sorted` does for errors.
+    var sortedWarnings: [ConfigDiagnostic] {
+        warnings.enumerated().sorted { a, b in
+            a.element.position != b.element.position ? a.element.position < b.element.position : a.offset < b.offset
+        }.map(\.element)
+    }
 
     func report(_ position: SourcePosition, _ path: JSONPath, _ message: String) {
         diagnostics.append(

@@ -160,6 +160,13 @@ public struct PeerConfig: Sendable, Equatable {
     /// The most prefixes of one family the peer may announce before the session is reset with Cease/1
     /// (RFC 4486); nil for the speaker's default (100,000).
     public var maxPrefixes: UInt32?
+    /// The peer group: peers of one group get identical announcements (the reader rejects per-peer
+    /// attributes that would make them differ), and status, metrics and the log count the group's
+    /// Established sessions ("azure: 1 of 2 established"). Nil: no group.
+    public var group: String? = nil
+    /// A set of rules the peer's far side imposes (`anycastd check` enforces them) and the defaults that
+    /// come with it. Nil: none.
+    public var profile: PeerProfile? = nil
 
     public init(
         name: String, address: IPAddress, asn: UInt32, localAddress: IPAddress? = nil, passive: Bool = false,
@@ -187,6 +194,14 @@ public struct PeerConfig: Sendable, Equatable {
         self.bfd = bfd
         self.port = port
     }
+}
+
+/// A kind of peer whose rules are known: `anycastd check` reports what it would refuse or ignore.
+public enum PeerProfile: String, Sendable, Equatable, CaseIterable {
+    /// Azure Route Server: ASN 65515, eBGP multihop, IPv4 only, no TCP MD5, no BFD, hold time 180 s, a
+    /// 2-octet local ASN other than 65515 and 65517 to 65520, at most 1,000 routes per peer. With it, the
+    /// peer's multihop defaults to 2 and its hold time to 180 s.
+    case azureRouteServer = "azure-route-server"
 }
 
 public struct BGPConfig: Sendable, Equatable {

@@ -76,6 +76,12 @@ extension Agent {
                 "drain state unreadable: \(reason); the host stays drained until `anycastd undrain`"
             ]
         }
+        let groups = core.peerGroups()
+        if !groups.isEmpty {
+            snapshot.groups = groups.map {
+                PeerGroupReport(name: $0.name, peers: $0.peers, established: $0.established)
+            }
+        }
         snapshot.timers = core.timers.sorted().map { instant in
             let left = instant - now
             return Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18

@@ -95,7 +95,8 @@ public actor Agent {
     func loadConfig(reason: String, startServices: Bool = true) async -> Bool {
         // Taken before reading, so an edit during the read differs at the next resync.
         configFingerprint = FileFingerprint.of(options.configPath)
-        switch ConfigLoader.load(path: options.configPath) {
+        let (result, warnings) = ConfigLoader.loadWithWarnings(path: options.configPath)
+        switch result {
         case .failure(let error):
             configErrors = error.diagnostics
             for diagnostic in error.diagnostics { logger.error("\(diagnostic)") }
@@ -110,6 +111,7 @@ public actor Agent {
                 return true
             }
             await adopt(state, startServices: startServices)
+            for warning in warnings { logger.warning("\(warning.warningDescription)") }
             logger.info(
                 "configuration loaded (\(reason)): \(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers"
             )

@@ -82,6 +82,18 @@ extension StatusSnapshot {
             for peer in peers { out.sample(name, peer.labels, Double(peer[keyPath: pick])) }
         }
 
+        out.family(
+            "anycastd_peer_group_established", .gauge,
+            "Peers of the group whose sessions are Established; below anycastd_peer_group_peers, the group's peers do not all have the routes."
+        )
+        for group in groups ?? [] {
+            out.sample("anycastd_peer_group_established", ["group": group.name], Double(group.established.count))
+        }
+        out.family("anycastd_peer_group_peers", .gauge, "Peers configured in the group.")
+        for group in groups ?? [] {
+            out.sample("anycastd_peer_group_peers", ["group": group.name], Double(group.peers.count))
+        }
+
         out.family("anycastd_service_healthy", .gauge, "1 when every health check of the service is up.")
         for service in services {
             out.sample("anycastd_service_healthy", ["service": service.name], service.healthy ? 1 : 0)

@@ -20,6 +20,8 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     public var stateErrors: [String]
     /// Seconds until each pending timer (drain delays, retiring addresses, the end of a stop, retries).
     public var timers: [Double]?
+    /// Each peer group with its Established peers; nil or empty when no peer has a group.
+    public var groups: [PeerGroupReport]? = nil
 
     public init(
         version: String, config: ConfigReport, interface: InterfaceReport, hostDrained: Bool, stopping: Bool,
@@ -74,6 +76,21 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var bfdResetsHeldOff: Int? = nil
     /// UPDATEs from the peer treated as withdraw (RFC 7606) since the agent started.
     public var treatAsWithdraw: Int = 0
+}
+
+/// A peer group: peers that get identical announcements, and how many of them are Established now.
+public struct PeerGroupReport: Codable, Sendable, Equatable {
+    public var name: String
+    /// The group's peers, in file order.
+    public var peers: [String]
+    /// Those whose sessions are Established.
+    public var established: [String]
+
+    public init(name: String, peers: [String], established: [String]) {
+        self.name = name
+        self.peers = peers
+        self.established = established
+    }
 }
 
 public struct CheckReport: Codable, Sendable, Equatable {
@@ -151,6 +168,16 @@ extension StatusSnapshot {
             if let error = peer.lastErrorReceived { line += "  last received: \(error)" }
             if let error = peer.lastErrorSent { line += "  last sent: \(error)" }
             lines.append(line)
+        }
+        if let groups, !groups.isEmpty {
+            lines.append("groups:")
+            for group in groups {
+                let down = group.peers.filter { !group.established.contains($0) }
+                let partly = group.established.isEmpty || !down.isEmpty ? "  NOT ALL ESTABLISHED" : ""
+                lines.append(
+                    "  \(group.name): \(group.established.count) of \(group.peers.count) established\(partly)"
+                        + (down.isEmpty ? "" : " (down: \(down.joined(separator: ", ")))"))
+            }
         }
         lines.append("services:")
         for service in services {

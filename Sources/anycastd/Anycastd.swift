@@ -98,7 +98,11 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let path = file ?? options.config
-        switch ConfigLoader.load(path: path) {
+        let (result, warnings) = ConfigLoader.loadWithWarnings(path: path)
+        // Warnings (valid, but not what the file asks for, such as a profile's router ignoring MED) never
+        // change the exit status.
+        defer { for warning in warnings { printError("\(warning.warningDescription)\n") } }
+        switch result {
         case .success(let state):
             print(
                 "\(path): ok (\(state.services.count) services, \(state.allPrefixes.count) prefixes, \(state.bgp.peers.count) peers)"

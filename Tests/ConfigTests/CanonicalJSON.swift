@@ -135,6 +135,8 @@ extension PeerConfig {
         members.append(("asPathPrepend", .int(asPathPrepend)))
         if let med { members.append(("med", .integer(Int64(med)))) }
         if let maxPrefixes { members.append(("maxPrefixes", .integer(Int64(maxPrefixes)))) }
+        if let group { members.append(("group", .string(group))) }
+        if let profile { members.append(("profile", .string(profile.rawValue))) }
         members += [
             ("communities", .strings(communities)), ("largeCommunities", .strings(largeCommunities)),
             ("port", .int(port)),

@@ -39,6 +39,21 @@ func exampleIsValid(name: String) throws {
     }
 }
 
+/// A shipped example asks for nothing its routers would ignore: `anycastd check` prints no warning for it.
+@Test(arguments: exampleNames)
+func exampleHasNoWarnings(name: String) throws {
+    let data = try Data(contentsOf: packagingDirectory.appendingPathComponent("examples/\(name)"))
+    let warnings = ConfigLoader.parseWithWarnings(Array(data), file: name).warnings
+    #expect(warnings.map(\.warningDescription) == [])
+}
+
+@Test func theAzureExampleIsOneGroupWithTheProfile() throws {
+    let state = try load("examples/azure-route-server.json").get()
+    #expect(state.bgp.peers.map(\.group) == ["azure", "azure"])
+    #expect(state.bgp.peers.allSatisfy { $0.profile == .azureRouteServer && $0.multihop == 2 })
+    #expect(state.bgp.peers.allSatisfy { $0.holdTime == .seconds(180) })
+}
+
 @Test func shippedConfigurationIsValidAndAnnouncesNothing() throws {
     switch try load("anycastd.json") {
     case .success(let state):
