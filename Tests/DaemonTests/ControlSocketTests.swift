@@ -54,6 +54,10 @@ func sampleStatus() -> StatusSnapshot {
         let status = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path) }
             .value
         #expect(status.status == sampleStatus())
+        let recheck = try await Task.detached {
+            try ControlClient.send(ControlRequest(command: .recheck, services: ["dns"]), to: path)
+        }.value
+        #expect(recheck.message == "recheck [\"dns\"]")
         let drain = try await Task.detached {
             try ControlClient.send(ControlRequest(command: .drain, services: ["dns", "ntp"]), to: path)
         }.value
