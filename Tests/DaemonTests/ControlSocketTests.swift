@@ -45,6 +45,8 @@ func sampleStatus() -> StatusSnapshot {
             case .status: ControlResponse(ok: true, status: sampleStatus())
             case .drain: ControlResponse(ok: true, message: "drained \(request.services.joined(separator: ","))")
             case .undrain: ControlResponse(ok: false, message: "not drained")
+            case .recheck, .undampen:
+                ControlResponse(ok: true, message: "\(request.command.rawValue) \(request.services)")
             }
         }
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
@@ -52,6 +54,10 @@ func sampleStatus() -> StatusSnapshot {
         let status = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path) }
             .value
         #expect(status.status == sampleStatus())
+        let recheck = try await Task.detached {
+            try ControlClient.send(ControlRequest(command: .recheck, services: ["dns"]), to: path)
+        }.value
+        #expect(recheck.message == "recheck [\"dns\"]")
         let drain = try await Task.detached {
             try ControlClient.send(ControlRequest(command: .drain, services: ["dns", "ntp"]), to: path)
         }.value

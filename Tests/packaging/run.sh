@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The packaging tier: the man pages are clean (mandoc and groff) and list exactly the program's
 # options; the JSON Schema accepts every valid example and golden file; every shipped example passes
-# `anycastd check`; the router configurations parse (BIRD, FRR); the systemd unit verifies and its
-# `systemd-analyze security` exposure is at most 2.0. Ends with `packaging: N passed, N failed`.
+# `anycastd check`; the router configurations parse (BIRD, FRR); the Prometheus rules pass `promtool check
+# rules` and `promtool test rules`, and the Grafana dashboard queries only metrics anycastd exports; the
+# systemd unit verifies and its `systemd-analyze security` exposure is at most 2.0. Ends with
+# `packaging: N passed, N failed`.
 #
 #   Tests/packaging/run.sh          (ANYCASTD_BIN: the binary, default .build/debug/anycastd)
 #
@@ -101,6 +103,22 @@ fi
 if need vtysh frr; then
     check "vtysh --dryrun accepts packaging/examples/routers/frr.conf" vtysh --dryrun -f packaging/examples/routers/frr.conf
 fi
+
+# --- alerting rules and dashboard --------------------------------------------------------------------
+if need promtool prometheus; then
+    check "promtool check rules packaging/examples/prometheus/anycastd-rules.yml" \
+        promtool check rules packaging/examples/prometheus/anycastd-rules.yml
+    # promtool prints SUCCESS on stdout; failures go to stdout too, hence the exit status only.
+    desc="promtool test rules packaging/examples/prometheus/anycastd-rules.test.yml"
+    if out=$(cd packaging/examples/prometheus && promtool test rules anycastd-rules.test.yml 2>&1); then
+        ok "$desc"
+    else
+        not_ok "$desc" "$out"
+    fi
+fi
+check "the Grafana dashboard is JSON and queries only metrics anycastd exports" \
+    python3 Tests/packaging/dashboard-metrics.py packaging/examples/grafana/anycastd-dashboard.json \
+    Sources/Daemon/Metrics.swift
 
 # --- the systemd unit -------------------------------------------------------------------------------
 if need systemd-analyze systemd; then

@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(
     libmnl-dev pkg-config iproute2 kmod cpio busybox-static qemu-system-x86
     bird2 frr gobgpd exabgp dnsmasq-base bind9-dnsutils tcpdump procps psmisc
-    jq curl python3 python3-jsonschema mandoc groff man-db systemd lintian dpkg-dev fakeroot
+    jq curl python3 python3-jsonschema mandoc groff man-db systemd lintian dpkg-dev fakeroot prometheus
 )
 missing=()
 for p in "${packages[@]}"; do
