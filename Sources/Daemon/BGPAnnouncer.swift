@@ -1,7 +1,8 @@
 // The real Announcer: turns the desired state's peers into BGPSpeaker sessions and each Announcement
 // (every attribute already decided by the planner) into the speaker's OutboundRoute. The session fills
 // in a next hop of `.sessionAddress` with its local address. Session changes and BFD Down go to
-// the agent's core, which decides to reset the session.
+// the agent's core, which decides to reset the session; so do the paths peers offer for the own prefixes
+// of last-resort services (ADD-PATH receive is advertised to the peers those services are announced to).
 import AgentCore
 import BGP
 import BGPSession
@@ -46,12 +47,16 @@ public final class BGPAnnouncer: Announcer {
                 }
             case .routeRefresh(let peer, let family):
                 logger.info("peer \(peer): route refresh for \(family.rawValue) answered")
+            case .receivedPaths(let peer, let prefix, let paths):
+                logger.debug("peer \(peer): \(paths.count) paths for \(prefix)")
+                continuation.yield(PeerSessionEvent(peer: peer, prefix: prefix, paths: paths.map(Self.receivedPath)))
             }
         }
         continuation.finish()
     }
 
     public func configure(_ state: DesiredState) async {
+        let watched = Self.lastResortPrefixes(state, isLastResort: Self.isLastResort)
         var settings: [BGPPeerSettings] = []
         for peer in state.bgp.peers {
             var password: String?
@@ -71,11 +76,29 @@ public final class BGPAnnouncer: Announcer {
                     routerId: state.bgp.routerId, localAddress: peer.localAddress, passive: peer.passive,
                     ttl: peer.multihop, ttlSecurity: peer.ttlSecurity, md5Password: password,
                     holdTime: Int(hold.components.seconds), families: Set(peer.families),
-                    maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes))
+                    maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes,
+                    addPathReceive: !watched[peer.name, default: []].isEmpty,
+                    ownPrefixes: watched[peer.name, default: []]))
             // The configured next hops are not session settings: the planner puts them in each route.
         }
         speaker.setPeers(settings)
         bfd.configure(state.bgp.peers)
+    }
+
+    /// Whether a service keeps announcing, degraded, while no other host offers a healthy path.
+    static func isLastResort(_ service: ServiceConfig) -> Bool { false }
+
+    /// Per peer, the prefixes of the last-resort services announced to it: the paths the peer offers for
+    /// them are what the core needs, so such a peer is asked for every path (ADD-PATH receive).
+    static func lastResortPrefixes(
+        _ state: DesiredState, isLastResort: (ServiceConfig) -> Bool
+    ) -> [String: Set<IPPrefix>] {
+        var result: [String: Set<IPPrefix>] = [:]
+        for service in state.services where isLastResort(service) {
+            let peers = service.peers.isEmpty ? state.bgp.peers.map(\.name) : service.peers
+            for peer in peers { result[peer, default: []].formUnion(service.prefixes) }
+        }
+        return result
     }
 
     /// The password is the file's content without the trailing newline.
@@ -95,6 +118,13 @@ public final class BGPAnnouncer: Announcer {
     }
 
     public func resetSession(peer: String) { speaker.bfdDown(peer: peer) }
+
+    /// What the core reads of one received path.
+    static func receivedPath(_ route: ReceivedRoute) -> ReceivedPath {
+        ReceivedPath(
+            nextHop: route.nextHop, asPath: route.flatASPath, communities: route.communities.map(\.value),
+            largeCommunities: route.largeCommunities)
+    }
 
     /// The speaker's route for one announcement: the same attributes, the next hop still typed.
     static func route(_ announcement: Announcement) -> OutboundRoute {
