@@ -18,10 +18,15 @@ public enum ConfigKeys {
     public static let nextHop = ["ipv4", "ipv6"]
     public static let bfd = ["minInterval", "multiplier", "authentication"]
     public static let bfdAuthentication = ["type", "keyId", "keyFile"]
-    public static let service = ["name", "prefixes", "peers", "checks", "communities", "largeCommunities", "med"]
+    public static let service = [
+        "name", "prefixes", "peers", "checks", "communities", "largeCommunities", "med", "lastResort", "degraded",
+        "dampening",
+    ]
+    public static let degraded = ["asPathPrepend", "med", "communities", "largeCommunities"]
+    public static let dampening = ["halfLife", "suppress", "reuse", "maxSuppress"]
     /// The kinds of check; a check object holds exactly one of them.
     public static let checkKinds = ["dns", "tcp", "exec"]
-    public static let check = checkKinds + ["interval", "timeout", "rise", "fall"]
+    public static let check = checkKinds + ["interval", "timeout", "rise", "fall", "onFailure"]
     public static let dnsCheck = ["server", "port", "name", "type", "rcodes"]
     public static let tcpCheck = ["address", "port"]
     public static let execCheck = ["command"]
@@ -41,6 +46,8 @@ public enum ConfigKeys {
         "bgp.peers[].bfd": bfd,
         "bgp.peers[].bfd.authentication": bfdAuthentication,
         "services[]": service,
+        "services[].degraded": degraded,
+        "services[].dampening": dampening,
         "services[].checks[]": check,
         "services[].checks[].dns": dnsCheck,
         "services[].checks[].tcp": tcpCheck,

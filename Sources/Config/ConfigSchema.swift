@@ -298,7 +298,59 @@ public enum ConfigSchema {
                   "description": "Large communities on this service's routes.",
                   "$ref": "#/$defs/largeCommunities"
                 },
-                "med": { "description": "MULTI_EXIT_DISC on this service's routes.", "$ref": "#/$defs/uint32" }
+                "med": { "description": "MULTI_EXIT_DISC on this service's routes.", "$ref": "#/$defs/uint32" },
+                "lastResort": {
+                  "description": "When the checks fail, keep announcing (degraded) while no peer offers another path to the prefix that is not degraded; withdraw only while one does.",
+                  "type": "boolean",
+                  "default": false
+                },
+                "degraded": {
+                  "description": "What changes on the service's routes while it is degraded (a failing onFailure degrade check, or kept as last resort): asPathPrepend adds to the peer's own (eBGP only), communities are added, med replaces. Required with a degrade check or lastResort; must change at least one attribute.",
+                  "type": "object",
+                  "additionalProperties": false,
+                  "properties": {
+                    "asPathPrepend": {
+                      "description": "Extra copies of the local ASN towards eBGP peers.",
+                      "type": "integer",
+                      "minimum": 0,
+                      "maximum": 10,
+                      "default": 0
+                    },
+                    "med": { "description": "MULTI_EXIT_DISC while degraded.", "$ref": "#/$defs/uint32" },
+                    "communities": { "description": "Communities added while degraded.", "$ref": "#/$defs/communities" },
+                    "largeCommunities": {
+                      "description": "Large communities added while degraded.",
+                      "$ref": "#/$defs/largeCommunities"
+                    }
+                  }
+                },
+                "dampening": {
+                  "description": "Flap dampening; absent means off. Every withdraw for failed checks adds 1 to a penalty that halves every halfLife; at suppress the service stays withdrawn until the penalty is below reuse or maxSuppress has passed.",
+                  "type": "object",
+                  "additionalProperties": false,
+                  "properties": {
+                    "halfLife": { "description": "Time in which the penalty halves; 1s to 24h.", "$ref": "#/$defs/duration", "default": "60s" },
+                    "suppress": {
+                      "description": "Penalty at which the service is suppressed.",
+                      "type": "number",
+                      "exclusiveMinimum": 0,
+                      "maximum": 1000,
+                      "default": 3
+                    },
+                    "reuse": {
+                      "description": "Penalty below which a suppressed service is announced again; below suppress.",
+                      "type": "number",
+                      "exclusiveMinimum": 0,
+                      "maximum": 1000,
+                      "default": 1
+                    },
+                    "maxSuppress": {
+                      "description": "The longest a service stays suppressed; 1s to 24h.",
+                      "$ref": "#/$defs/duration",
+                      "default": "10m"
+                    }
+                  }
+                }
               }
             },
             "check": {
@@ -381,6 +433,11 @@ public enum ConfigSchema {
                   "minimum": 1,
                   "maximum": 100,
                   "default": 2
+                },
+                "onFailure": {
+                  "description": "What the check's failure does: withdraw the service, or keep it announced with its degraded attributes.",
+                  "enum": ["withdraw", "degrade"],
+                  "default": "withdraw"
                 }
               }
             },

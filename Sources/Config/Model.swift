@@ -207,6 +207,14 @@ public enum CheckKind: Sendable, Equatable {
     case exec(command: [String])
 }
 
+/// What a failing check does to its service.
+public enum CheckFailureAction: String, Sendable, Equatable, CaseIterable {
+    /// The service is withdrawn (the default).
+    case withdraw
+    /// The service stays announced with its `degraded` attributes.
+    case degrade
+}
+
 public struct CheckConfig: Sendable, Equatable {
     public var kind: CheckKind
     /// Default 1 s.
@@ -217,16 +225,19 @@ public struct CheckConfig: Sendable, Equatable {
     public var rise: Int
     /// Failures in a row to become down; default 2.
     public var fall: Int
+    /// What the check's failure does to the service; default withdraw.
+    public var onFailure: CheckFailureAction
 
     public init(
         kind: CheckKind, interval: Duration = .seconds(1), timeout: Duration = .milliseconds(500), rise: Int = 2,
-        fall: Int = 2
+        fall: Int = 2, onFailure: CheckFailureAction = .withdraw
     ) {
         self.kind = kind
         self.interval = interval
         self.timeout = timeout
         self.rise = rise
         self.fall = fall
+        self.onFailure = onFailure
     }
 }
 
@@ -241,10 +252,18 @@ public struct ServiceConfig: Sendable, Equatable {
     public var communities: [Community]
     public var largeCommunities: [LargeCommunity]
     public var med: UInt32?
+    /// When the checks fail, keep announcing (degraded) while no peer offers another, healthy path to the
+    /// prefix; withdraw only while one does. Default false.
+    public var lastResort: Bool
+    /// The attributes of the service's routes while degraded; required with a degrade check or lastResort.
+    public var degraded: DegradedAttributes?
+    /// Flap dampening; nil (the default) is off.
+    public var dampening: DampeningConfig?
 
     public init(
         name: String, prefixes: [IPPrefix], peers: [String] = [], checks: [CheckConfig] = [],
-        communities: [Community] = [], largeCommunities: [LargeCommunity] = [], med: UInt32? = nil
+        communities: [Community] = [], largeCommunities: [LargeCommunity] = [], med: UInt32? = nil,
+        lastResort: Bool = false, degraded: DegradedAttributes? = nil, dampening: DampeningConfig? = nil
     ) {
         self.name = name
         self.prefixes = prefixes
@@ -253,6 +272,54 @@ public struct ServiceConfig: Sendable, Equatable {
         self.communities = communities
         self.largeCommunities = largeCommunities
         self.med = med
+        self.lastResort = lastResort
+        self.degraded = degraded
+        self.dampening = dampening
+    }
+}
+
+/// What changes on a service's routes while it is degraded: prepends add to the peer's own, communities are
+/// added to the peer's and the service's, the MED replaces theirs.
+public struct DegradedAttributes: Sendable, Equatable {
+    /// Extra copies of the local ASN, towards eBGP peers only (an iBGP router would see its own ASN).
+    public var asPathPrepend: Int
+    public var med: UInt32?
+    public var communities: [Community]
+    public var largeCommunities: [LargeCommunity]
+
+    public init(
+        asPathPrepend: Int = 0, med: UInt32? = nil, communities: [Community] = [],
+        largeCommunities: [LargeCommunity] = []
+    ) {
+        self.asPathPrepend = asPathPrepend
+        self.med = med
+        self.communities = communities
+        self.largeCommunities = largeCommunities
+    }
+
+    /// Whether the attributes change anything at all.
+    public var changesSomething: Bool {
+        asPathPrepend > 0 || med != nil || !communities.isEmpty || !largeCommunities.isEmpty
+    }
+}
+
+/// Flap dampening of a service (RFC 2439's idea, applied by the originator): each withdraw for failed checks
+/// adds 1 to a penalty that halves every `halfLife`; at `suppress` the service stays withdrawn even while
+/// healthy, until the penalty decays below `reuse` or `maxSuppress` has passed since suppression began.
+public struct DampeningConfig: Sendable, Equatable {
+    public var halfLife: Duration
+    public var suppress: Double
+    public var reuse: Double
+    public var maxSuppress: Duration
+
+    public init(
+        halfLife: Duration = .seconds(60), suppress: Double = 3, reuse: Double = 1,
+        maxSuppress: Duration = .seconds(600)
+    ) {
+        self.halfLife = halfLife
+        self.suppress = suppress
+        self.reuse = reuse
+        self.maxSuppress = maxSuppress
     }
 }
 

@@ -79,6 +79,9 @@ extension ConfigDecoder {
                 service.largeCommunities = large.value.map(\.value)
             }
             if let med = field(view, "med", uint32) { service.med = med.value }
+            let lastResort = field(view, "lastResort", bool)
+            if let lastResort { service.lastResort = lastResort.value }
+            decodePolicy(&service, view: view, lastResort: lastResort)
             checkFamiliesCarried(service, view: view, peers: peers, selected: selected)
             services.append(service)
         }
@@ -204,7 +207,124 @@ extension ConfigDecoder {
         }
         if let rise = field(view, "rise", int(1...100)) { check.rise = rise.value }
         if let fall = field(view, "fall", int(1...100)) { check.fall = fall.value }
+        if let onFailure = field(view, "onFailure", choice(CheckFailureAction.allCases.map(\.rawValue))) {
+            check.onFailure = CheckFailureAction(rawValue: onFailure.value) ?? .withdraw
+        }
         return kind == nil ? nil : check
+    }
+
+    // MARK: - Announcement policy (degraded, lastResort, dampening)
+
+    /// Decodes `degraded` and `dampening` and checks that they fit the degrade checks and `lastResort`.
+    private func decodePolicy(_ service: inout ServiceConfig, view: ObjectView, lastResort: Located<Bool>?) {
+        let degraded = field(view, "degraded", decodeDegraded)
+        service.degraded = degraded?.value
+        if let dampening = field(view, "dampening", decodeDampening) { service.dampening = dampening.value }
+        if degraded == nil, !view.has("degraded"), case .array(let checkNodes)? = view["checks"]?.value {
+            for (index, node) in checkNodes.enumerated() {
+                guard case .object(let members) = node.value,
+                    let member = members.first(where: { $0.key == "onFailure" }),
+                    case .string("degrade") = member.value.value
+                else { continue }
+                report(
+                    member.value.position, view.path.appending("checks").appending(index).appending("onFailure"),
+                    "a check with onFailure \"degrade\" needs the service's \"degraded\" attributes "
+                        + "(asPathPrepend, med, communities or largeCommunities)")
+            }
+        }
+        guard let lastResort, lastResort.value else { return }
+        guard let degraded else {
+            if !view.has("degraded") {
+                report(
+                    lastResort.position, lastResort.path,
+                    "lastResort needs the service's \"degraded\" attributes with at least one community or "
+                        + "large community, so that other hosts' degraded routes can be told apart")
+            }
+            return
+        }
+        if degraded.value.communities.isEmpty, degraded.value.largeCommunities.isEmpty {
+            report(
+                degraded.position, degraded.path,
+                "lastResort needs at least one community or large community in degraded, so that other hosts' "
+                    + "degraded routes can be told apart from healthy ones")
+        }
+    }
+
+    private func decodeDegraded(_ node: JSONNode, _ path: JSONPath) -> DegradedAttributes? {
+        guard let view = object(node, path, known: ConfigKeys.degraded) else { return nil }
+        var degraded = DegradedAttributes()
+        if let prepend = field(view, "asPathPrepend", int(0...10)) { degraded.asPathPrepend = prepend.value }
+        if let med = field(view, "med", uint32) { degraded.med = med.value }
+        if let communities = field(view, "communities", list(community)) {
+            reportDuplicates(communities.value, what: "community")
+            degraded.communities = Array(communities.value.map(\.value).uniqued())
+        }
+        if let large = field(view, "largeCommunities", list(largeCommunity)) {
+            reportDuplicates(large.value, what: "large community")
+            degraded.largeCommunities = Array(large.value.map(\.value).uniqued())
+        }
+        // Only when every value decoded: a bad value is already reported where it is.
+        if !degraded.changesSomething, !hasInvalidMember(view) {
+            report(
+                view.position, path,
+                "degraded changes nothing; set asPathPrepend above 0, med, communities or largeCommunities")
+        }
+        return degraded
+    }
+
+    /// Whether a member of a `degraded` object failed to decode (so "changes nothing" would be misleading).
+    private func hasInvalidMember(_ view: ObjectView) -> Bool {
+        for (key, member) in view.members {
+            switch (key, member.value.value) {
+            case ("asPathPrepend", .number), ("med", .number): continue
+            case ("communities", .array(let items)), ("largeCommunities", .array(let items)):
+                if items.contains(where: { if case .string = $0.value { return false } else { return true } }) {
+                    return true
+                }
+                continue
+            default: return true
+            }
+        }
+        return false
+    }
+
+    private func decodeDampening(_ node: JSONNode, _ path: JSONPath) -> DampeningConfig? {
+        guard let view = object(node, path, known: ConfigKeys.dampening) else { return nil }
+        var dampening = DampeningConfig()
+        let halfLife = field(view, "halfLife", duration(Duration.seconds(1)...Duration.seconds(86400)))
+        let suppress = field(view, "suppress", positiveNumber(upTo: 1000))
+        let reuse = field(view, "reuse", positiveNumber(upTo: 1000))
+        let maxSuppress = field(view, "maxSuppress", duration(Duration.seconds(1)...Duration.seconds(86400)))
+        if let halfLife { dampening.halfLife = halfLife.value }
+        if let suppress { dampening.suppress = suppress.value }
+        if let reuse { dampening.reuse = reuse.value }
+        if let maxSuppress { dampening.maxSuppress = maxSuppress.value }
+        let bothValid = (suppress != nil || !view.has("suppress")) && (reuse != nil || !view.has("reuse"))
+        if bothValid, dampening.reuse >= dampening.suppress {
+            let reuseText = reuse.map { formatNumber($0.value) } ?? "\(formatNumber(dampening.reuse)) (the default)"
+            let suppressText =
+                suppress.map { formatNumber($0.value) } ?? "\(formatNumber(dampening.suppress)) (the default)"
+            let place = reuse.map { ($0.position, $0.path) } ?? suppress.map { ($0.position, $0.path) }
+            let (position, at) = place ?? (view.position, path)
+            report(position, at, "reuse \(reuseText) must be below suppress \(suppressText)")
+        }
+        return dampening
+    }
+
+    /// A number above 0 and at most `limit`, with or without a fraction ("3", "1.5").
+    private func positiveNumber(upTo limit: Double) -> (JSONNode, JSONPath) -> Double? {
+        { node, path in
+            guard case .number(let text) = node.value else {
+                self.typeMismatch(node, path, expected: "a number")
+                return nil
+            }
+            guard let value = Double(text), value > 0, value <= limit else {
+                self.report(
+                    node.position, path, "\(text) is out of range; expected a number above 0 and at most \(Int(limit))")
+                return nil
+            }
+            return value
+        }
     }
 
     private func decodeDNSCheck(_ node: JSONNode, _ path: JSONPath) -> CheckKind? {
@@ -254,5 +374,18 @@ extension ConfigDecoder {
             report(program.position, program.path, "the program name (first element) must not be empty")
         }
         return .exec(command: command.value.map(\.value))
+    }
+}
+
+/// "3", "1.5": a penalty figure as written, without a trailing ".0".
+public func formatNumber(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+}
+
+extension Sequence where Element: Hashable {
+    /// The elements in order, each only the first time it appears.
+    fileprivate func uniqued() -> [Element] {
+        var seen: Set<Element> = []
+        return filter { seen.insert($0).inserted }
     }
 }

@@ -35,6 +35,8 @@ private indirect enum CanonicalValue {
     case string(String)
     case integer(Int64)
     case bool(Bool)
+    /// A number as `formatNumber` writes it ("3", "1.5").
+    case number(Double)
     case array([CanonicalValue])
     case object([(String, CanonicalValue)])
 
@@ -49,6 +51,7 @@ private indirect enum CanonicalValue {
         case .string(let value): text += quoteJSONString(value)
         case .integer(let value): text += String(value)
         case .bool(let value): text += value ? "true" : "false"
+        case .number(let value): text += formatNumber(value)
         case .array(let elements):
             // Arrays of scalars stay on one line, as in the documented example.
             if elements.allSatisfy(\.isScalar) {
@@ -163,6 +166,26 @@ extension ServiceConfig {
             ("largeCommunities", .strings(largeCommunities)),
         ]
         if let med { members.append(("med", .integer(Int64(med)))) }
+        if lastResort { members.append(("lastResort", .bool(true))) }
+        if let degraded {
+            var attributes: [(String, CanonicalValue)] = [("asPathPrepend", .int(degraded.asPathPrepend))]
+            if let med = degraded.med { attributes.append(("med", .integer(Int64(med)))) }
+            attributes += [
+                ("communities", .strings(degraded.communities)),
+                ("largeCommunities", .strings(degraded.largeCommunities)),
+            ]
+            members.append(("degraded", .object(attributes)))
+        }
+        if let dampening {
+            members.append(
+                (
+                    "dampening",
+                    .object([
+                        ("halfLife", .duration(dampening.halfLife)), ("suppress", .number(dampening.suppress)),
+                        ("reuse", .number(dampening.reuse)), ("maxSuppress", .duration(dampening.maxSuppress)),
+                    ])
+                ))
+        }
         return .object(members)
     }
 }
@@ -183,9 +206,11 @@ extension CheckConfig {
         case .exec(let command):
             kindMember = ("exec", .object([("command", .strings(command))]))
         }
-        return .object([
+        var members: [(String, CanonicalValue)] = [
             kindMember, ("interval", .duration(interval)), ("timeout", .duration(timeout)), ("rise", .int(rise)),
             ("fall", .int(fall)),
-        ])
+        ]
+        if onFailure != .withdraw { members.append(("onFailure", .string(onFailure.rawValue))) }
+        return .object(members)
     }
 }

@@ -58,7 +58,9 @@ private let everyObject = """
       },
       "services": [ { "name": "dns", "prefixes": ["192.0.2.53/32"],
                       "checks": [ { "dns": { "name": "." } }, { "tcp": { "address": "127.0.0.1", "port": 53 } },
-                                  { "exec": { "command": ["/bin/true"] } } ] } ],
+                                  { "exec": { "command": ["/bin/true"] }, "onFailure": "degrade" } ],
+                      "lastResort": true, "degraded": { "asPathPrepend": 2, "communities": ["65011:666"] },
+                      "dampening": { "halfLife": "60s" } } ],
       "drain": { "delay": "2s" }, "control": { "socket": "/run/anycastd/anycastd.sock" },
       "metrics": { "listen": "127.0.0.1:9477" }, "stateDirectory": "/var/lib/anycastd"
     }
