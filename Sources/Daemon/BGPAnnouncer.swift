@@ -56,7 +56,7 @@ public final class BGPAnnouncer: Announcer {
     }
 
     public func configure(_ state: DesiredState) async {
-        let watched = Self.lastResortPrefixes(state, isLastResort: Self.isLastResort)
+        let watched = Self.lastResortPrefixes(state)
         var settings: [BGPPeerSettings] = []
         for peer in state.bgp.peers {
             var password: String?
@@ -85,16 +85,11 @@ public final class BGPAnnouncer: Announcer {
         bfd.configure(state.bgp.peers)
     }
 
-    /// Whether a service keeps announcing, degraded, while no other host offers a healthy path.
-    static func isLastResort(_ service: ServiceConfig) -> Bool { false }
-
     /// Per peer, the prefixes of the last-resort services announced to it: the paths the peer offers for
     /// them are what the core needs, so such a peer is asked for every path (ADD-PATH receive).
-    static func lastResortPrefixes(
-        _ state: DesiredState, isLastResort: (ServiceConfig) -> Bool
-    ) -> [String: Set<IPPrefix>] {
+    static func lastResortPrefixes(_ state: DesiredState) -> [String: Set<IPPrefix>] {
         var result: [String: Set<IPPrefix>] = [:]
-        for service in state.services where isLastResort(service) {
+        for service in state.services where service.lastResort {
             let peers = service.peers.isEmpty ? state.bgp.peers.map(\.name) : service.peers
             for peer in peers { result[peer, default: []].formUnion(service.prefixes) }
         }
