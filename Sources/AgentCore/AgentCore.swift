@@ -114,8 +114,9 @@ public enum AgentEvent: Sendable, Equatable {
     case interfaceObserved(ObservedHost, repair: Bool)
     /// The results of the last `applyInterface`, in the same order.
     case interfaceApplied([NetlinkOperation], [NetlinkError?])
-    /// A service's checks reached a verdict (after rise/fall); `detail` says what the checks saw.
-    case health(service: String, up: Bool, detail: String)
+    /// A service's checks reached a verdict (after rise/fall); `detail` says what the checks saw. `up` is
+    /// whether its `withdraw` checks are all up; `degradedBy` names its `degrade` checks that are down.
+    case health(service: String, up: Bool, detail: String, degradedBy: [String] = [])
     case peer(String, PeerEvent)
     /// `anycastd drain` (an empty list is the host).
     case drainRequested([String], request: RequestID)
@@ -129,6 +130,10 @@ public enum AgentEvent: Sendable, Equatable {
     /// Every path `peer` now offers for `prefix` (one of the host's own prefixes); empty when it offers
     /// none, and for each of the peer's prefixes when its session goes down.
     case receivedPaths(peer: String, prefix: IPPrefix, paths: [ReceivedPath])
+    /// `anycastd recheck` (an empty list is every service).
+    case recheckRequested([String], request: RequestID)
+    /// `anycastd undampen` (an empty list is every service).
+    case undampenRequested([String], request: RequestID)
 }
 
 /// Everything the shell carries out for the core.
@@ -147,6 +152,8 @@ public enum AgentAction: Sendable, Equatable {
     case armTimer(at: AgentInstant)
     case log(LogLevel, String)
     case reply(RequestID, ControlReply)
+    /// Run these services' checks now (`anycastd recheck`); the verdicts arrive as `health` events.
+    case runChecks(Set<String>)
     /// Reset the BGP session with this peer (BFD saw the path fail).
     case resetSession(peer: String, reason: String)
     /// Send NOTIFICATION Cease/Administrative Shutdown with this message to every peer and close.
@@ -200,6 +207,12 @@ public struct AgentCore: Sendable {
     public private(set) var interfaceProblems: [String] = []
     /// Whether the stop sequence finished (Cease sent, exit requested).
     public private(set) var stopped = false
+    /// The `degrade` checks that are down, per service (only services with some).
+    public internal(set) var degradedChecks: [String: [String]] = [:]
+    /// Flap dampening per service with a penalty (only services whose `dampening` is on).
+    public internal(set) var dampening: [String: DampeningState] = [:]
+    /// When each prefix became a last-resort candidate (withdrawn for failed checks or dampening).
+    public internal(set) var lastResortSince: [IPPrefix: AgentInstant] = [:]
     /// Control replies waiting for the drain file to reach the disk.
     private var pendingReplies: [(RequestID, String)] = []
     /// When drains that could not be saved were last written again (a full disk may have room now).
@@ -227,13 +240,15 @@ public struct AgentCore: Sendable {
             evaluate(now: now, &actions)
         case .interfaceApplied(let operations, let errors):
             applied(operations, errors, now: now, &actions)
-        case .health(let service, let up, let detail):
+        case .health(let service, let up, let detail, let degradedBy):
             let was = healthy.contains(service)
             if up { healthy.insert(service) } else { healthy.remove(service) }
             if was != up {
                 actions.append(
                     .log(.notice, "\(service): \(up ? "healthy" : "unhealthy")\(detail.isEmpty ? "" : " (\(detail))")"))
             }
+            if was, !up { penalize(service, now: now, &actions) }
+            noteDegradedChecks(service, degradedBy, &actions)
             evaluate(now: now, &actions)
         case .peer(let peer, let event):
             switch event {
@@ -259,6 +274,11 @@ public struct AgentCore: Sendable {
         case .receivedPaths(let peer, let prefix, let paths):
             receivedPaths[peer, default: [:]][prefix] = paths.isEmpty ? nil : paths
             if receivedPaths[peer]?.isEmpty == true { receivedPaths[peer] = nil }
+            if lastResortSince[prefix] != nil { evaluate(now: now, &actions) }
+        case .recheckRequested(let services, let request):
+            recheck(services, request: request, &actions)
+        case .undampenRequested(let services, let request):
+            undampen(services, request: request, now: now, &actions)
         }
         return actions
     }
@@ -311,6 +331,7 @@ public struct AgentCore: Sendable {
         }
         desired = state
         for service in state.services where service.checks.isEmpty { healthy.insert(service.name) }
+        forgetPolicies(of: state)
     }
 
     // MARK: interface
@@ -396,22 +417,34 @@ public struct AgentCore: Sendable {
     }
 
     /// Evaluates the rule once for every prefix; logs changed verdicts, hands changed routes to the speaker.
-    private mutating func evaluate(now: AgentInstant, _ actions: inout [AgentAction]) {
+    mutating func evaluate(now: AgentInstant, _ actions: inout [AgentAction]) {
         guard let state = desired else { return }
         let link = observed.link(named: state.interface.name)
-        let inputs = AnnouncementInputs(
+        reuseSuppressed(now: now, &actions)
+        var inputs = AnnouncementInputs(
             state: state, interfaceUp: link?.isUp ?? false,
             presentPrefixes: observed.prefixes(on: state.interface.name), healthyServices: healthy,
-            phases: phases(now: now))
-        let list = AnnouncementPlanner.verdicts(inputs)
+            phases: phases(now: now), degradedServices: Set(degradedChecks.keys),
+            suppressedServices: Set(dampening.filter { $0.value.suppressedSince != nil }.keys))
+        var list = AnnouncementPlanner.verdicts(inputs)
+        let lastResort = decideLastResort(list, state: state, now: now, &actions)
+        if !lastResort.kept.isEmpty {
+            inputs.lastResort = lastResort.kept
+            list = AnnouncementPlanner.verdicts(inputs)
+        }
+        for index in list.indices {
+            if let reason = list[index].blockedBy, let via = lastResort.otherPath[list[index].prefix] {
+                list[index].blockedBy = "\(reason); another path via \(via)"
+            }
+        }
         let next = Dictionary(list.map { ($0.prefix, $0) }, uniquingKeysWith: { first, _ in first })
         for (prefix, verdict) in next.sorted(by: { $0.key < $1.key }) where verdicts[prefix] != verdict {
             if let reason = verdict.blockedBy {
                 actions.append(
                     .log(.info, "\(prefix): \(verdicts[prefix] == nil ? "not announced" : "withdrawn") (\(reason))"))
             } else {
-                actions.append(
-                    .log(.info, "\(prefix): announced\(verdict.gracefulShutdown ? " with GRACEFUL_SHUTDOWN" : "")"))
+                let how = verdict.gracefulShutdown ? " with GRACEFUL_SHUTDOWN" : ""
+                actions.append(.log(.info, "\(prefix): announced\(how)\(degradedCause(verdict, state: state))"))
             }
         }
         verdicts = next
@@ -569,7 +602,7 @@ public struct AgentCore: Sendable {
 
     // MARK: timers
 
-    private mutating func arm(_ instant: AgentInstant, _ actions: inout [AgentAction]) {
+    mutating func arm(_ instant: AgentInstant, _ actions: inout [AgentAction]) {
         guard timers.insert(instant).inserted else { return }
         actions.append(.armTimer(at: instant))
     }

@@ -16,6 +16,8 @@ extension Agent {
         case .status: return ControlResponse(ok: true, status: await status())
         case .drain: return await self.request { .drainRequested(request.services, request: $0) }
         case .undrain: return await self.request { .undrainRequested(request.services, request: $0) }
+        case .recheck: return await self.request { .recheckRequested(request.services, request: $0) }
+        case .undampen: return await self.request { .undampenRequested(request.services, request: $0) }
         }
     }
 
@@ -50,6 +52,17 @@ extension Agent {
                 drained: core.drains.contains(service.name) || core.drains.contains("*"), checks: checks,
                 prefixes: prefixes)
             report.phase = (phases[service.name] ?? .active).name
+            let policy = core.policy(of: service.name, now: now)
+            report.degradedBy = policy.degradedBy.isEmpty ? nil : policy.degradedBy
+            report.penalty = (policy.penalty * 1000).rounded() / 1000
+            report.suppressed = policy.suppressed
+            report.reuseInSeconds = policy.reuseAt.map { ($0 - now).secondsValue }
+            report.lastResort = !policy.lastResort.isEmpty
+            report.degraded = service.prefixes.contains { core.verdicts[$0]?.degraded == true }
+            report.state =
+                report.lastResort
+                ? "lastResort"
+                : !report.healthy ? "down" : policy.suppressed ? "suppressed" : report.degraded ? "degraded" : "up"
             return report
         }
         let asns = Dictionary((state?.bgp.peers ?? []).map { ($0.name, $0.asn) }, uniquingKeysWith: { a, _ in a })

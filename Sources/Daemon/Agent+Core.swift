@@ -48,6 +48,8 @@ extension Agent {
             logger.log(level: level.logging, "\(message)")
         case .reply(let request, let reply):
             replies[request] = reply
+        case .runChecks(let services):
+            health.recheck(services: services)
         case .resetSession(let peer, _):
             announcer.resetSession(peer: peer)
         case .shutdownSessions(let message):

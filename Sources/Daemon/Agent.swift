@@ -205,7 +205,7 @@ public actor Agent {
     func healthChanged(_ service: ServiceHealth) async {
         let detail = service.checks.map { "\($0.description): \($0.lastResult ?? "no result yet")" }
             .joined(separator: "; ")
-        await feed(.health(service: service.name, up: service.isUp, detail: detail))
+        await feed(.health(service: service.name, up: service.isUp, detail: detail, degradedBy: service.degradedBy))
     }
 
     // MARK: running

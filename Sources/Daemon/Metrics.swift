@@ -90,6 +90,27 @@ extension StatusSnapshot {
         for service in services {
             out.sample("anycastd_service_drained", ["service": service.name], service.drained ? 1 : 0)
         }
+        let policyGauges: [(String, String, (ServiceReport) -> Double)] = [
+            (
+                "anycastd_service_degraded",
+                "1 while the service is announced degraded (a degrade check failing, or kept as last resort).",
+                { $0.degraded ? 1 : 0 }
+            ),
+            (
+                "anycastd_service_suppressed", "1 while flap dampening holds the service withdrawn.",
+                { $0.suppressed ? 1 : 0 }
+            ),
+            ("anycastd_service_penalty", "The service's flap-dampening penalty now.", { $0.penalty }),
+            (
+                "anycastd_service_last_resort",
+                "1 while the service is announced only as the last resort (its checks fail, no other path).",
+                { $0.lastResort ? 1 : 0 }
+            ),
+        ]
+        for (name, help, value) in policyGauges {
+            out.family(name, .gauge, help)
+            for service in services { out.sample(name, ["service": service.name], value(service)) }
+        }
         out.family("anycastd_check_up", .gauge, "1 when the health check is up (after rise successes).")
         for service in services {
             for check in service.checks {

@@ -118,6 +118,20 @@ public struct ServiceReport: Codable, Sendable, Equatable {
     public var prefixes: [PrefixReport]
     /// "active", "gracefulShutdown" (drain or stop, still announced with GRACEFUL_SHUTDOWN) or "withdrawn".
     public var phase: String? = nil
+    /// What the checks and policies make of the service: "up", "degraded", "down", "suppressed" or
+    /// "lastResort" (failing, kept announced degraded because no other path exists).
+    public var state: String? = nil
+    /// The `degrade` checks that are down.
+    public var degradedBy: [String]? = nil
+    /// The flap-dampening penalty now (0 without dampening).
+    public var penalty: Double = 0
+    public var suppressed: Bool = false
+    /// Seconds until a suppressed service is announced again at the latest.
+    public var reuseInSeconds: Double? = nil
+    /// Some prefix is announced only as the last resort.
+    public var lastResort: Bool = false
+    /// Announced with the `degraded` attributes (a failing degrade check, or as the last resort).
+    public var degraded: Bool = false
 }
 
 extension StatusSnapshot {
@@ -156,7 +170,8 @@ extension StatusSnapshot {
         for service in services {
             let health = service.healthy ? "healthy" : "unhealthy"
             let phase = service.phase.flatMap { $0 == "active" ? nil : ", \($0)" } ?? ""
-            lines.append("  \(service.name): \(health)\(service.drained ? ", drained" : "")\(phase)")
+            lines.append(
+                "  \(service.name): \(health)\(service.drained ? ", drained" : "")\(phase)\(service.policyText)")
             for check in service.checks {
                 lines.append("    check \(check.check): \(check.up ? "up" : "down") (\(check.lastResult))")
             }
@@ -173,5 +188,25 @@ extension StatusSnapshot {
             lines.append("timers pending: " + timers.map { "\(($0 * 10).rounded() / 10)s" }.joined(separator: ", "))
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+extension ServiceReport {
+    /// ", degraded (check ...)", ", suppressed (penalty 3.2, announced again in 95s)", ", last resort",
+    /// ", penalty 1.5": the policies' part of the service's status line; empty when none applies.
+    var policyText: String {
+        var parts: [String] = []
+        if lastResort { parts.append("kept as last resort (degraded; no other path)") }
+        if let checks = degradedBy, !checks.isEmpty {
+            parts.append("degraded (\(checks.joined(separator: ", ")) failing)")
+        }
+        let penaltyText = String((penalty * 100).rounded() / 100)
+        if suppressed {
+            let reuse = reuseInSeconds.map { ", announced again in \(Int($0.rounded(.up)))s at the latest" } ?? ""
+            parts.append("suppressed (penalty \(penaltyText)\(reuse))")
+        } else if penalty >= 0.01 {
+            parts.append("penalty \(penaltyText)")
+        }
+        return parts.map { ", " + $0 }.joined()
     }
 }

@@ -126,6 +126,21 @@ final class CheckScheduler: Sendable {
         for removal in waits { removal.wait() }
     }
 
+    /// Runs these checks now (`anycastd recheck`): a waiting check is due at once and its grid restarts from
+    /// now; a check that is queued or running already is left alone (its result is as fresh). Results count
+    /// toward rise/fall like any other.
+    func runNow(ids: [Int]) {
+        let now = monotonicNanos()
+        state.withLock { state in
+            guard !state.stopped else { return }
+            for id in ids {
+                guard let entry = state.entries[id], case .waiting = entry.phase else { continue }
+                state.entries[id]?.due = now
+            }
+        }
+        thread.wake()
+    }
+
     /// Interrupts every running check and joins all threads. Idempotent; no report after it returns.
     func stop() {
         let workers = state.withLock { state -> [PollThread] in

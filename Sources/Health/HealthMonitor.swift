@@ -1,6 +1,6 @@
 // Runs every service's checks on their intervals (one CheckScheduler: a scheduler thread and a small pool of
 // workers, however many checks), feeds each result to the check's RiseFall, and derives the service state:
-// up when all its checks are up, or it has none.
+// up when all its `withdraw` checks are up (or it has none), degraded while a `degrade` check is down.
 // The Daemon actor consumes `events` and re-evaluates the announcement rule on each one.
 import Config
 import NetAddress
@@ -60,19 +60,24 @@ public struct CheckStatus: Sendable, Equatable {
     }
 }
 
-/// The health of one service: up when every one of its checks is up (a service without checks is up).
+/// The health of one service: up when every one of its `withdraw` checks is up (a service without checks is
+/// up), degraded while one of its `degrade` checks is down.
 public struct ServiceHealth: Sendable, Equatable {
     /// The service name from the configuration.
     public var name: String
-    /// True when all checks are up; what the announcement rule reads.
+    /// True when all checks with `onFailure: "withdraw"` are up; what the announcement rule reads.
     public var isUp: Bool
+    /// The descriptions of the `onFailure: "degrade"` checks that are down, in configuration order; empty for
+    /// a service without such checks.
+    public var degradedBy: [String]
     /// In configuration order.
     public var checks: [CheckStatus]
 
     /// A service state as `snapshot()` and `events` report it.
-    public init(name: String, isUp: Bool, checks: [CheckStatus]) {
+    public init(name: String, isUp: Bool, degradedBy: [String] = [], checks: [CheckStatus]) {
         self.name = name
         self.isUp = isUp
+        self.degradedBy = degradedBy
         self.checks = checks
     }
 }
@@ -84,7 +89,8 @@ public struct ServiceHealth: Sendable, Equatable {
 /// is announced only after `rise` successes of each.
 ///
 /// `events` carries one `ServiceHealth` when a service first appears (its initial state: down, or up when
-/// it has no checks) and then exactly one each time its up/down state changes. A consumer that keeps the
+/// it has no checks) and then exactly one each time its up/down state or its set of failing degrade checks
+/// changes. A consumer that keeps the
 /// last event per service therefore always holds the current state. Changes of one check that do not
 /// change the service state are visible in `snapshot()` only. Removed services get no event.
 public final class HealthMonitor: Sendable {
@@ -118,10 +124,25 @@ public final class HealthMonitor: Sendable {
         let name: String
         var checks: [RunningCheck]
         /// The state last sent on `events`.
-        var reportedUp: Bool
+        var reported: Verdict
 
-        var isUp: Bool { checks.allSatisfy(\.riseFall.isUp) }
-        var health: ServiceHealth { ServiceHealth(name: name, isUp: isUp, checks: checks.map(\.status)) }
+        /// Whether the withdraw checks are up, and which degrade checks are down.
+        struct Verdict: Equatable {
+            var up: Bool
+            var degradedBy: [String]
+        }
+
+        var verdict: Verdict {
+            Verdict(
+                up: checks.allSatisfy { $0.check.config.onFailure == .degrade || $0.riseFall.isUp },
+                degradedBy: checks.filter { $0.check.config.onFailure == .degrade && !$0.riseFall.isUp }.map(
+                    \.check.description))
+        }
+        var health: ServiceHealth {
+            let verdict = verdict
+            return ServiceHealth(
+                name: name, isUp: verdict.up, degradedBy: verdict.degradedBy, checks: checks.map(\.status))
+        }
     }
 
     private struct State {
@@ -196,9 +217,9 @@ public final class HealthMonitor: Sendable {
                         RunningCheck(id: id, check: check, riseFall: RiseFall(rise: config.rise, fall: config.fall)))
                 }
                 toStop += pool.map(\.id)
-                var service = Service(name: spec.name, checks: checks, reportedUp: false)
-                service.reportedUp = service.isUp
-                if old == nil || old?.reportedUp != service.reportedUp { continuation.yield(service.health) }
+                var service = Service(name: spec.name, checks: checks, reported: .init(up: false, degradedBy: []))
+                service.reported = service.verdict
+                if old == nil || old?.reported != service.reported { continuation.yield(service.health) }
                 updated.append(service)
             }
             toStop += previous.values.flatMap { $0.checks.map(\.id) }
@@ -222,6 +243,17 @@ public final class HealthMonitor: Sendable {
                     result: CheckResult(success: false, detail: "cannot run checks: \(error)", duration: .zero))
             }
         }
+    }
+
+    /// Runs the checks of these services now (`anycastd recheck`); their results count toward rise/fall as
+    /// usual. Returns how many checks were asked to run.
+    @discardableResult
+    public func recheck(services names: Set<String>) -> Int {
+        let ids = state.withLock { state in
+            state.services.filter { names.contains($0.name) }.flatMap { $0.checks.map(\.id) }
+        }
+        if case .success(let scheduler) = scheduler { scheduler.runNow(ids: ids) }
+        return ids.count
     }
 
     /// The current state of every service, in the order last given to `update`.
@@ -257,8 +289,9 @@ public final class HealthMonitor: Sendable {
                 state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail
             }
             let service = state.services[serviceIndex]
-            if service.isUp != service.reportedUp {
-                state.services[serviceIndex].reportedUp = service.isUp
+            let verdict = service.verdict
+            if verdict != service.reported {
+                state.services[serviceIndex].reported = verdict
                 continuation.yield(service.health)
             }
         }

@@ -4,6 +4,8 @@
 // Whether N's session is Established is the speaker's business: it sends the set once the session is up.
 // Every attribute of a route is decided here, once: next hop (a typed "self" the session resolves, never
 // an unspecified-address sentinel), AS path with prepends for eBGP, LOCAL_PREF for iBGP, communities, MED.
+// Policies (decided in AgentCore) come in as sets: degraded services get their `degraded` attributes,
+// suppressed services are withdrawn, and last-resort prefixes stay announced (degraded) though unhealthy.
 import Config
 import NetAddress
 
@@ -25,16 +27,26 @@ public struct AnnouncementInputs: Sendable, Equatable {
     public var healthyServices: Set<String>
     /// Drain or stop phase per service name; a missing service is active.
     public var phases: [String: ServicePhase]
+    /// Services with a failing `onFailure: "degrade"` check: announced with their `degraded` attributes.
+    public var degradedServices: Set<String>
+    /// Services held withdrawn by flap dampening even while healthy.
+    public var suppressedServices: Set<String>
+    /// Prefixes kept announced, degraded, as the last resort although their service is unhealthy or suppressed.
+    public var lastResort: Set<IPPrefix>
 
     public init(
         state: DesiredState, interfaceUp: Bool, presentPrefixes: Set<IPPrefix>, healthyServices: Set<String>,
-        phases: [String: ServicePhase] = [:]
+        phases: [String: ServicePhase] = [:], degradedServices: Set<String> = [], suppressedServices: Set<String> = [],
+        lastResort: Set<IPPrefix> = []
     ) {
         self.state = state
         self.interfaceUp = interfaceUp
         self.presentPrefixes = presentPrefixes
         self.healthyServices = healthyServices
         self.phases = phases
+        self.degradedServices = degradedServices
+        self.suppressedServices = suppressedServices
+        self.lastResort = lastResort
     }
 }
 
@@ -84,6 +96,12 @@ public struct PrefixVerdict: Sendable, Equatable {
     /// Nil when announced (to every peer meant to get it); otherwise the first failing condition.
     public var blockedBy: String?
     public var gracefulShutdown: Bool
+    /// Announced with the service's `degraded` attributes.
+    public var degraded = false
+    /// Announced only as the last resort (the service is unhealthy or suppressed).
+    public var lastResort = false
+    /// Blocked only by failed checks or dampening: what `lastResort` may keep announced.
+    public var lastResortCandidate = false
 }
 
 public enum AnnouncementPlanner {
@@ -104,16 +122,21 @@ public enum AnnouncementPlanner {
             let peers = inputs.state.bgp.peers.filter { service.peers.isEmpty || service.peers.contains($0.name) }
             for prefix in service.prefixes {
                 guard let verdict = verdicts[prefix], verdict.blockedBy == nil else { continue }
+                let degraded = verdict.degraded ? service.degraded : nil
                 for peer in peers where peer.families.contains(prefix.family) {
                     var communities = Set(peer.communities).union(service.communities)
                     if verdict.gracefulShutdown { communities.insert(.gracefulShutdown) }
+                    communities.formUnion(degraded?.communities ?? [])
                     let external = peer.asn != localASN
+                    // The degraded prepend goes to eBGP peers only: an iBGP router would find its own ASN.
+                    let prepend = max(0, peer.asPathPrepend) + (external ? degraded?.asPathPrepend ?? 0 : 0)
                     result[peer.name, default: [:]][prefix] = Announcement(
                         prefix: prefix, service: service.name, nextHop: nextHop(peer, prefix.family),
-                        asPath: external ? [UInt32](repeating: localASN, count: 1 + max(0, peer.asPathPrepend)) : [],
+                        asPath: external ? [UInt32](repeating: localASN, count: 1 + prepend) : [],
                         localPref: external ? nil : 100, communities: communities.sorted(),
-                        largeCommunities: Set(peer.largeCommunities).union(service.largeCommunities).sorted(),
-                        med: peer.med ?? service.med)
+                        largeCommunities: Set(peer.largeCommunities).union(service.largeCommunities)
+                            .union(degraded?.largeCommunities ?? []).sorted(),
+                        med: degraded?.med ?? peer.med ?? service.med)
                 }
             }
         }
@@ -135,6 +158,7 @@ public enum AnnouncementPlanner {
             let phase = inputs.phases[service.name] ?? .active
             for prefix in service.prefixes {
                 var blockedBy: String?
+                var candidate = false
                 if phase == .withdrawn {
                     blockedBy = "drained"
                 } else if !inputs.interfaceUp {
@@ -143,11 +167,20 @@ public enum AnnouncementPlanner {
                     blockedBy = "address not on \(inputs.state.interface.name)"
                 } else if !inputs.healthyServices.contains(service.name) {
                     blockedBy = "service \(service.name) is unhealthy"
+                    candidate = true
+                } else if inputs.suppressedServices.contains(service.name) {
+                    blockedBy = "service \(service.name) is suppressed (flap dampening)"
+                    candidate = true
                 }
-                verdicts.append(
-                    PrefixVerdict(
-                        prefix: prefix, service: service.name, blockedBy: blockedBy,
-                        gracefulShutdown: blockedBy == nil && phase == .gracefulShutdown))
+                let kept = candidate && inputs.lastResort.contains(prefix)
+                if kept { blockedBy = nil }
+                var verdict = PrefixVerdict(
+                    prefix: prefix, service: service.name, blockedBy: blockedBy,
+                    gracefulShutdown: blockedBy == nil && phase == .gracefulShutdown)
+                verdict.lastResortCandidate = candidate
+                verdict.lastResort = kept
+                verdict.degraded = blockedBy == nil && (kept || inputs.degradedServices.contains(service.name))
+                verdicts.append(verdict)
             }
         }
         return verdicts

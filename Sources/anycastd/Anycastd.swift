@@ -20,7 +20,8 @@ struct Anycastd: AsyncParsableCommand {
         abstract: "Announce anycast service addresses over BGP while the local service is healthy.",
         version: anycastdVersion,
         subcommands: [
-            Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Version.self, PrintSchema.self,
+            Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Recheck.self, Undampen.self,
+            Version.self, PrintSchema.self,
         ]
     )
 }
@@ -194,6 +195,30 @@ struct Undrain: ParsableCommand {
     var services: [String] = []
 
     func run() throws { try report(control.send(ControlRequest(command: .undrain, services: services))) }
+}
+
+struct Recheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run services' checks now (all when none given); the results count toward rise and fall.")
+
+    @OptionGroup var control: ControlOptions
+
+    @Argument(help: "Services whose checks to run; none means every service.")
+    var services: [String] = []
+
+    func run() throws { try report(control.send(ControlRequest(command: .recheck, services: services))) }
+}
+
+struct Undampen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Clear the flap-dampening penalty of services (all when none given), ending a suppression.")
+
+    @OptionGroup var control: ControlOptions
+
+    @Argument(help: "Services whose penalty to clear; none means every service.")
+    var services: [String] = []
+
+    func run() throws { try report(control.send(ControlRequest(command: .undampen, services: services))) }
 }
 
 func report(_ response: ControlResponse) throws {

@@ -23,6 +23,8 @@ struct FakeShell {
     /// When set, writing the drain file fails with this reason.
     var drainWriteFailure: String?
     var resets: [String] = []
+    /// Services whose checks the core asked to run now, in order.
+    var rechecks: [Set<String>] = []
     var shutdownAt: Duration?
     var exitCode: Int32?
     var exitAt: Duration?
@@ -66,6 +68,8 @@ struct FakeShell {
                 logs.append(line)
             case .reply(let request, let reply):
                 replies[request] = reply
+            case .runChecks(let services):
+                rechecks.append(services)
             case .resetSession(let peer, _):
                 resets.append(peer)
             case .shutdownSessions:

@@ -45,6 +45,8 @@ func sampleStatus() -> StatusSnapshot {
             case .status: ControlResponse(ok: true, status: sampleStatus())
             case .drain: ControlResponse(ok: true, message: "drained \(request.services.joined(separator: ","))")
             case .undrain: ControlResponse(ok: false, message: "not drained")
+            case .recheck, .undampen:
+                ControlResponse(ok: true, message: "\(request.command.rawValue) \(request.services)")
             }
         }
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
