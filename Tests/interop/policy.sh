@@ -151,6 +151,7 @@ write_config() { # write_config HOST
       "checks": [ { "exec": { "command": ["/bin/sh", "-c", "test ! -e $d/flap"] },
                     "interval": "100ms", "timeout": "1s", "rise": 1, "fall": 1 } ] }
   ],
+  "drain": { "delay": "1s" },
   "stateDirectory": "$d/state",
   "control": { "socket": "$d/anycastd.sock" }
 }
@@ -210,6 +211,14 @@ frr_best_degraded() {
 }
 served_by() { ip netns exec $BIRDNS dig +short +time=1 +tries=1 @$VIP id.lab TXT 2>/dev/null | tr -d '"'; }
 answered() { case "$(served_by)" in served-by-h1 | served-by-h2) return 0 ;; *) return 1 ;; esac; }
+# svc_state HOST SERVICE: the service's state in `anycastd status --json` (up, degraded, down, suppressed,
+# lastResort).
+svc_state() {
+    "$BIN" status --json --socket "$IO_ROOT/h$1/anycastd.sock" 2>/dev/null |
+        jq -r --arg s "$2" '.services[]? | select(.name == $s) | .state // empty' 2>/dev/null
+}
+svc_state_is() { [ "$(svc_state "$1" "$2")" = "$3" ]; }
+either_last_resort() { svc_state_is 1 dns lastResort || svc_state_is 2 dns lastResort; }
 served_by_is() { [ "$(served_by)" = "$1" ]; }
 healthy_both() { bird_has_from $VIP h1 && bird_has_from $VIP h2 && bird_none_degraded $VIP; }
 healthy_only() { bird_has_from "$1" "$2" && [ "$(bird_count "$1")" = 1 ] && bird_none_degraded "$1"; }
@@ -272,6 +281,8 @@ fail 1
 check "one host fails: its route leaves BIRD" io_wait 10 bird_lacks $VIP h1
 check "one host fails: its route leaves FRR" io_wait 10 frr_lacks $VIP 1
 check "one host fails: host 2's route stays, not degraded" healthy_only $VIP h2
+check "one host fails: its status says down (another host offers a healthy path), not last resort" \
+    io_wait 5 svc_state_is 1 dns down
 
 # 2. Both fail: neither sees a healthy path elsewhere, so at least one stays, degraded.
 fail 2
@@ -279,6 +290,7 @@ check "both fail: BIRD keeps a route, all of them degraded" io_wait 10 bird_degr
 check "both fail: the degraded route carries the prepend at BIRD" sh -c "birdc -s $bdir/bird.ctl show route $VIP/32 all | grep -Eq 'BGP.as_path: (6501[12]) \\1 \\1 \\1'"
 check "both fail: FRR keeps a route and its best is degraded" io_wait 10 frr_best_degraded $VIP
 check "both fail: a client is still answered" io_wait 5 answered
+check "both fail: a host's status says it is kept as the last resort" io_wait 5 either_last_resort
 sleep 2
 check "both fail: still kept 2 s later (no oscillation)" bird_degraded_only $VIP
 
@@ -304,12 +316,17 @@ done
 t0=$(now_ms)
 sleep 3
 check "flap: suppressed after the third withdraw (healthy, no route 3 s later)" bird_lacks $FLAP h1
+check "flap: host 1's status says suppressed" svc_state_is 1 flap suppressed
 if io_wait 30 bird_has_from $FLAP h1; then
     ok "flap: the route comes back after the decay ($(($(now_ms) - t0)) ms after the last recovery; about 6300 expected)"
 else
     not_ok "flap: the route did not come back within 33 s"
 fi
 
+[ "$failed" = 0 ] || for h in 1 2; do
+    echo "# status h$h:"
+    "$BIN" status --socket "$IO_ROOT/h$h/anycastd.sock" 2>&1 | sed 's/^/#   /'
+done
 for h in 1 2; do kill -TERM "${agent[$h]}"; done
 for h in 1 2; do
     wait "${agent[$h]}"
