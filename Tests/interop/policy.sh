@@ -32,6 +32,8 @@ command -v dnsmasq >/dev/null || io_die "dnsmasq missing (apt-get install dnsmas
 command -v dig >/dev/null || io_die "dig missing (apt-get install bind9-dnsutils)"
 io_init "$(mktemp -d /tmp/acd-policy.XXXXXX)"
 trap io_cleanup EXIT
+# A tier stopped by its timeout still cleans up (bash runs no EXIT trap when a signal kills it).
+trap 'exit 143' TERM INT
 IO_TAG=policy
 
 now_ms() { date +%s%3N; }
@@ -145,11 +147,11 @@ write_config() { # write_config HOST
     { "name": "dns", "prefixes": ["$VIP/32"], "lastResort": true,
       "degraded": { "asPathPrepend": 3, "communities": ["65000:666"] },
       "checks": [ { "exec": { "command": ["/bin/sh", "-c", "test ! -e $d/fail"] },
-                    "interval": "100ms", "timeout": "1s", "rise": 1, "fall": 1 } ] },
+                    "interval": "100ms", "timeout": "90ms", "rise": 1, "fall": 1 } ] },
     { "name": "flap", "prefixes": ["$FLAP/32"], "peers": ["bird"],
       "dampening": { "halfLife": "4s", "suppress": 3, "reuse": 1, "maxSuppress": "60s" },
       "checks": [ { "exec": { "command": ["/bin/sh", "-c", "test ! -e $d/flap"] },
-                    "interval": "100ms", "timeout": "1s", "rise": 1, "fall": 1 } ] }
+                    "interval": "100ms", "timeout": "90ms", "rise": 1, "fall": 1 } ] }
   ],
   "drain": { "delay": "1s" },
   "stateDirectory": "$d/state",
@@ -183,8 +185,9 @@ heal() { rm -f "$IO_ROOT/h$1/fail"; }
 # bird_paths PREFIX: one line per path, "FROM ASPATH COMMUNITIES" (FROM = h1/h2).
 bird_paths() {
     birdc_ show route "$1/32" all | awk '
-        /via/ { if (from != "") print from, path, comm; from = ""; path = ""; comm = "";
-                for (i = 1; i <= NF; i++) if ($i ~ /^\[h[12]$/ || $i ~ /^\[h[12]/) { from = substr($i, 2, 2) } }
+        / unicast \[/ { if (from != "") print from, path, comm
+            from = ""; path = "-"; comm = "-"
+            for (i = 1; i <= NF; i++) if ($i ~ /^\[h[12]$/) from = substr($i, 2) }
         /BGP.as_path:/ { sub(/.*BGP.as_path: */, ""); path = $0; gsub(/ /, "-", path) }
         /BGP.community:/ { sub(/.*BGP.community: */, ""); comm = $0; gsub(/ /, "", comm) }
         END { if (from != "") print from, path, comm }'
@@ -224,7 +227,13 @@ healthy_both() { bird_has_from $VIP h1 && bird_has_from $VIP h2 && bird_none_deg
 healthy_only() { bird_has_from "$1" "$2" && [ "$(bird_count "$1")" = 1 ] && bird_none_degraded "$1"; }
 
 check "BIRD: both hosts established" io_wait 30 sh -c "birdc -s $bdir/bird.ctl show protocols | grep -E '^h[12] ' | grep -c Established | grep -qx 2"
-check "BIRD negotiated ADD-PATH with the hosts (it sends, they receive)" sh -c "birdc -s $bdir/bird.ctl show protocols all h1 | grep -q 'add-path'"
+host_addpath_rx() { # the host offered ADD-PATH receive for IPv4, as BIRD saw it
+    birdc_ show protocols all "h$1" | sed -n '/Neighbor capabilities/,/Session:/p' | grep -A2 'ADD-PATH' |
+        grep -q 'RX:.*ipv4'
+}
+both_addpath_rx() { host_addpath_rx 1 && host_addpath_rx 2; }
+check "BIRD sees ADD-PATH receive from both hosts (a lastResort service is announced to it)" \
+    both_addpath_rx
 check "FRR: both hosts established" io_wait 30 sh -c "[ \$(vtysh --vty_socket $fdir -c 'show bgp summary json' | jq '[.ipv4Unicast.peers[] | select(.state == \"Established\")] | length') = 2 ]"
 check "BIRD has both hosts' routes, not degraded" io_wait 15 healthy_both
 check "FRR has both hosts' routes" io_wait 15 frr_count_is $VIP 2
