@@ -13,10 +13,17 @@ public enum CodecSelfCheck {
         CodecContext(fourOctetAS: false, families: [.ipv4Unicast], isInternal: true),
     ]
 
-    /// Runs the check on a byte stream under every context; returns a description of the first
-    /// violation, or nil when the property holds.
+    /// A session with ADD-PATH (RFC 7911) both ways for both families, so that NLRI with path identifiers
+    /// are decoded and re-encoded too. Apart from `contexts`: a valid stream without ADD-PATH rarely
+    /// decodes under it.
+    public static let addPathContext = CodecContext(
+        fourOctetAS: true, families: [.ipv4Unicast, .ipv6Unicast], isInternal: false,
+        addPathReceive: [.ipv4Unicast, .ipv6Unicast], addPathSend: [.ipv4Unicast, .ipv6Unicast])
+
+    /// Runs the check on a byte stream under every context and `addPathContext`; returns a description of
+    /// the first violation, or nil when the property holds.
     public static func check(_ input: [UInt8]) -> String? {
-        for context in contexts {
+        for context in contexts + [addPathContext] {
             if let failure = check(input, context: context) { return failure }
         }
         return nil

@@ -1,7 +1,8 @@
 // Decodes one framed BGP message (from BGPFraming) into a BGPMessage. Errors are BGPDecodeErrors holding
 // the NOTIFICATION to send; UPDATE errors that RFC 7606 handles without a reset come back as an
 // UpdateDisposition next to the message instead.
-// RFC 4271 §4 and §6, RFC 5492, RFC 9072, RFC 6793, RFC 4760, RFC 7606, RFC 8092, RFC 2918, RFC 7313.
+// RFC 4271 §4 and §6, RFC 5492, RFC 9072, RFC 6793, RFC 4760, RFC 7606, RFC 8092, RFC 2918, RFC 7313,
+// RFC 7911 (NLRI with path identifiers, for the families in `addPathReceive`).
 import NIOCore
 import NetAddress
 
@@ -16,15 +17,22 @@ public struct CodecContext: Hashable, Sendable {
     /// Families whose NLRI may carry an IPv6 next hop in MP_REACH_NLRI, since both sides advertised
     /// Extended Next Hop for them (RFC 8950); empty unless negotiated.
     public var extendedNextHop: Set<BGPFamily>
+    /// Families whose received NLRI carry a path identifier (RFC 7911: we advertised Receive, the peer Send).
+    public var addPathReceive: Set<BGPFamily>
+    /// Families whose sent NLRI carry a path identifier. Our sessions never negotiate it (the host sends one
+    /// path per prefix); test peers use it to speak ADD-PATH to us.
+    public var addPathSend: Set<BGPFamily>
 
     public init(
         fourOctetAS: Bool, families: Set<BGPFamily> = [.ipv4Unicast, .ipv6Unicast], isInternal: Bool = false,
-        extendedNextHop: Set<BGPFamily> = []
+        extendedNextHop: Set<BGPFamily> = [], addPathReceive: Set<BGPFamily> = [], addPathSend: Set<BGPFamily> = []
     ) {
         self.fourOctetAS = fourOctetAS
         self.families = families
         self.isInternal = isInternal
         self.extendedNextHop = extendedNextHop
+        self.addPathReceive = addPathReceive
+        self.addPathSend = addPathSend
     }
 }
 
@@ -206,6 +214,18 @@ extension Capability {
         case (65, 4): self = .fourOctetAS(value.reduce(0) { $0 << 8 | UInt32($1) })
         case (5, let count) where count > 0 && count % 6 == 0:
             self = .extendedNextHop(Self.extendedNextHops(value))
+        case (69, let count) where count > 0 && count % 4 == 0:
+            // RFC 7911 §4: an entry with a Send/Receive value other than 1…3 makes the capability unknown.
+            var entries: [AddPathFamily] = []
+            for offset in stride(from: 0, to: count, by: 4) {
+                guard let mode = AddPathFamily.Mode(rawValue: value[offset + 3]) else {
+                    self = .unknown(code: code, value: value)
+                    return
+                }
+                let afi = UInt16(value[offset]) << 8 | UInt16(value[offset + 1])
+                entries.append(AddPathFamily(BGPFamily(afi: afi, safi: value[offset + 2]), mode))
+            }
+            self = .addPath(entries)
         default: self = .unknown(code: code, value: value)
         }
     }
@@ -228,12 +248,16 @@ extension UpdateMessage {
                 code: 3, subcode: 1,
                 reason: "UPDATE: total path attribute length \(attributesLength) overruns the message")
         }
-        let withdrawn = try decodePrefixes(withdrawnBytes, family: .ipv4, what: "withdrawn routes")
-        let nlri = try decodePrefixes(body.rest(), family: .ipv4, what: "NLRI")
+        let addPath = context.addPathReceive.contains(.ipv4Unicast)
+        let (withdrawn, withdrawnIDs) = try decodePaths(
+            withdrawnBytes, family: .ipv4, addPath: addPath, what: "withdrawn routes")
+        let (nlri, nlriIDs) = try decodePaths(body.rest(), family: .ipv4, addPath: addPath, what: "NLRI")
         var parser = AttributeParser(context: context)
         try parser.parse(attributeBytes)
         let attributes = parser.attributes.sorted { canonicalOrder($0.typeCode) < canonicalOrder($1.typeCode) }
-        let update = UpdateMessage(withdrawn: withdrawn, attributes: attributes, nlri: nlri)
+        let update = UpdateMessage(
+            withdrawn: withdrawn, attributes: attributes, nlri: nlri, withdrawnPathIDs: withdrawnIDs,
+            nlriPathIDs: nlriIDs)
 
         var problems = parser.withdrawReasons
         if !update.announcedPrefixes.isEmpty {
@@ -259,11 +283,30 @@ func canonicalOrder(_ type: UInt8) -> Int {
 /// Decodes a run of (length, prefix) pairs; any syntax error is Invalid Network Field (3/10), a session
 /// reset per RFC 7606 §5.3 because the prefixes cannot be told apart any more.
 func decodePrefixes(_ bytes: [UInt8], family: AddressFamily, what: String) throws(BGPDecodeError) -> [IPPrefix] {
+    try decodePaths(bytes, family: family, addPath: false, what: what).prefixes
+}
+
+/// Decodes a run of (length, prefix) pairs, each preceded by a 4-byte path identifier when `addPath`
+/// (RFC 7911 §3); the identifiers come back in order (empty without ADD-PATH). Errors as `decodePrefixes`.
+func decodePaths(
+    _ bytes: [UInt8], family: AddressFamily, addPath: Bool, what: String
+) throws(BGPDecodeError) -> (prefixes: [IPPrefix], pathIDs: [UInt32]) {
     var reader = ByteReader(bytes)
     var result: [IPPrefix] = []
+    var pathIDs: [UInt32] = []
     let width = family == .ipv4 ? 4 : 16
     while reader.remaining > 0 {
-        let length = Int(reader.u8()!)
+        if addPath {
+            guard let pathID = reader.u32() else {
+                throw BGPDecodeError(
+                    code: 3, subcode: 10, reason: "UPDATE: \(what): path identifier overruns the field")
+            }
+            pathIDs.append(pathID)
+        }
+        guard let length = reader.u8().map(Int.init) else {
+            throw BGPDecodeError(
+                code: 3, subcode: 10, reason: "UPDATE: \(what): path \(pathIDs.last ?? 0) has no prefix")
+        }
         guard length <= width * 8 else {
             throw BGPDecodeError(code: 3, subcode: 10, reason: "UPDATE: \(what): prefix length \(length) is too long")
         }
@@ -273,7 +316,7 @@ func decodePrefixes(_ bytes: [UInt8], family: AddressFamily, what: String) throw
         let address = IPAddress(bytes: significant + [UInt8](repeating: 0, count: width - significant.count))!
         result.append(IPPrefix(address: address, length: length)!)
     }
-    return result
+    return (result, pathIDs)
 }
 
 /// Walks the path attribute section applying RFC 7606 to each attribute.
@@ -419,9 +462,10 @@ private struct AttributeParser {
         guard context.families.contains(family), let addressFamily = family.addressFamily else {
             return discard(kind.rawValue)
         }
+        let addPath = context.addPathReceive.contains(family)
         if kind == .mpUnreachNLRI {
-            let withdrawn = try decodePrefixes(reader.rest(), family: addressFamily, what: name)
-            attributes.append(.mpUnreach(MPUnreachNLRI(family: family, withdrawn: withdrawn)))
+            let (withdrawn, ids) = try decodePaths(reader.rest(), family: addressFamily, addPath: addPath, what: name)
+            attributes.append(.mpUnreach(MPUnreachNLRI(family: family, withdrawn: withdrawn, pathIDs: ids)))
             return
         }
         guard let nextHopLength = reader.u8(), let nextHopBytes = reader.bytes(Int(nextHopLength)),
@@ -443,8 +487,8 @@ private struct AttributeParser {
         default: throw malformed("has a \(nextHopBytes.count)-byte next hop for \(family)")
         }
         if nextHops[0].isUnspecified { withdraw("\(name) next hop is unspecified") }
-        let nlri = try decodePrefixes(reader.rest(), family: addressFamily, what: name)
-        attributes.append(.mpReach(MPReachNLRI(family: family, nextHops: nextHops, nlri: nlri)))
+        let (nlri, ids) = try decodePaths(reader.rest(), family: addressFamily, addPath: addPath, what: name)
+        attributes.append(.mpReach(MPReachNLRI(family: family, nextHops: nextHops, nlri: nlri, pathIDs: ids)))
     }
 }
 

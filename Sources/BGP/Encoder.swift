@@ -88,6 +88,10 @@ extension Capability {
                     UInt8(tuple.nextHopAFI >> 8), UInt8(tuple.nextHopAFI & 0xFF),
                 ]
             }
+        case .addPath(let entries):
+            entries.flatMap {
+                [UInt8($0.family.afi >> 8), UInt8($0.family.afi & 0xFF), $0.family.safi, $0.mode.rawValue]
+            }
         case .unknown(_, let value): value
         }
     }
@@ -95,8 +99,10 @@ extension Capability {
 
 extension UpdateMessage {
     func encodeBody(into body: inout [UInt8], context: CodecContext) throws(BGPEncodeError) {
-        let withdrawnBytes = try encodePrefixes(withdrawn, family: .ipv4, what: "withdrawn routes")
-        let nlriBytes = try encodePrefixes(nlri, family: .ipv4, what: "NLRI")
+        let addPath = context.addPathSend.contains(.ipv4Unicast)
+        let withdrawnBytes = try encodePaths(
+            withdrawn, withdrawnPathIDs, family: .ipv4, addPath: addPath, what: "withdrawn routes")
+        let nlriBytes = try encodePaths(nlri, nlriPathIDs, family: .ipv4, addPath: addPath, what: "NLRI")
         var attributeBytes: [UInt8] = []
         var seen = Set<UInt8>()
         for attribute in attributes.sorted(by: { canonicalOrder($0.typeCode) < canonicalOrder($1.typeCode) }) {
@@ -123,6 +129,26 @@ func encodePrefixes(_ prefixes: [IPPrefix], family: AddressFamily, what: String)
         guard prefix.family == family else { throw BGPEncodeError("\(what): \(prefix) is not \(family.rawValue)") }
         bytes.append(UInt8(prefix.length))
         bytes += prefix.address.bytes.prefix((prefix.length + 7) / 8)
+    }
+    return bytes
+}
+
+/// Like `encodePrefixes`, with each prefix's path identifier before it when `addPath` (RFC 7911 §3).
+/// Identifiers are written only then, and must be one per prefix (none means all 0).
+func encodePaths(
+    _ prefixes: [IPPrefix], _ pathIDs: [UInt32], family: AddressFamily, addPath: Bool, what: String
+) throws(BGPEncodeError) -> [UInt8] {
+    guard addPath else {
+        guard pathIDs.isEmpty else { throw BGPEncodeError("\(what): path identifiers without ADD-PATH") }
+        return try encodePrefixes(prefixes, family: family, what: what)
+    }
+    guard pathIDs.isEmpty || pathIDs.count == prefixes.count else {
+        throw BGPEncodeError("\(what): \(pathIDs.count) path identifiers for \(prefixes.count) prefixes")
+    }
+    var bytes: [UInt8] = []
+    for (index, prefix) in prefixes.enumerated() {
+        bytes.appendU32(pathIDs.isEmpty ? 0 : pathIDs[index])
+        bytes += try encodePrefixes([prefix], family: family, what: what)
     }
     return bytes
 }
@@ -198,14 +224,18 @@ extension PathAttribute {
             value.append(UInt8(nextHopBytes.count))
             value += nextHopBytes
             value.append(0)
-            value += try encodePrefixes(reach.nlri, family: addressFamily, what: "MP_REACH_NLRI")
+            value += try encodePaths(
+                reach.nlri, reach.pathIDs, family: addressFamily, addPath: context.addPathSend.contains(reach.family),
+                what: "MP_REACH_NLRI")
         case .mpUnreach(let unreach):
             guard let addressFamily = unreach.family.addressFamily else {
                 throw BGPEncodeError("MP_UNREACH_NLRI for \(unreach.family) is not supported")
             }
             value.appendU16(unreach.family.afi)
             value.append(unreach.family.safi)
-            value += try encodePrefixes(unreach.withdrawn, family: addressFamily, what: "MP_UNREACH_NLRI")
+            value += try encodePaths(
+                unreach.withdrawn, unreach.pathIDs, family: addressFamily,
+                addPath: context.addPathSend.contains(unreach.family), what: "MP_UNREACH_NLRI")
         case .unknown(let flags, let type, let bytes):
             guard
                 PathAttribute.requiredFlags(forType: type) == nil || type == PathAttributeType.as4Path.rawValue

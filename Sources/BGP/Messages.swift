@@ -1,7 +1,7 @@
 // The BGP-4 message model: what the codec (Encoder.swift, Decoder.swift) reads and writes and what the
 // session FSM (SessionFSM.swift) consumes. Plain values, no I/O.
 // RFC 4271 §4, RFC 5492 (capabilities), RFC 6793 (4-octet AS), RFC 4760 (MP-BGP), RFC 2918/7313 (refresh),
-// RFC 8950 (IPv4 NLRI with an IPv6 next hop).
+// RFC 8950 (IPv4 NLRI with an IPv6 next hop), RFC 7911 (ADD-PATH).
 import NetAddress
 
 /// An AFI/SAFI pair (RFC 4760), such as IPv4 unicast (1/1) or IPv6 unicast (2/1).
@@ -99,6 +99,8 @@ public enum Capability: Hashable, Sendable {
     case fourOctetAS(UInt32)
     /// Code 5 (RFC 8950): the NLRI families this speaker accepts with a next hop of another AFI.
     case extendedNextHop([ExtendedNextHop])
+    /// Code 69 (RFC 7911): per family, whether the speaker can receive and/or send several paths.
+    case addPath([AddPathFamily])
     /// Any other code, or a known code with a malformed value (such as graceful restart, 64, which we ignore).
     case unknown(code: UInt8, value: [UInt8])
 
@@ -110,6 +112,7 @@ public enum Capability: Hashable, Sendable {
         case .enhancedRouteRefresh: 70
         case .fourOctetAS: 65
         case .extendedNextHop: 5
+        case .addPath: 69
         case .unknown(let code, _): code
         }
     }
@@ -128,6 +131,29 @@ public struct ExtendedNextHop: Hashable, Sendable {
 
     /// IPv4 unicast NLRI with an IPv6 next hop: what BGP unnumbered needs.
     public static let ipv4OverIPv6 = ExtendedNextHop(family: .ipv4Unicast, nextHopAFI: 2)
+}
+
+/// One entry of the ADD-PATH capability (RFC 7911 §4): a family and its Send/Receive field.
+public struct AddPathFamily: Hashable, Sendable {
+    /// What the speaker offers for the family: 1 receive, 2 send, 3 both.
+    public enum Mode: UInt8, Hashable, Sendable {
+        case receive = 1
+        case send = 2
+        case both = 3
+    }
+
+    public var family: BGPFamily
+    public var mode: Mode
+
+    public init(_ family: BGPFamily, _ mode: Mode) {
+        self.family = family
+        self.mode = mode
+    }
+
+    /// The speaker may send several paths for this family (Send or both).
+    public var canSend: Bool { mode != .receive }
+    /// The speaker accepts several paths for this family (Receive or both).
+    public var canReceive: Bool { mode != .send }
 }
 
 /// An OPEN message (RFC 4271 §4.2).
@@ -156,13 +182,15 @@ public struct OpenMessage: Hashable, Sendable {
     /// the 4-octet AS capability always (RFC 6793 §4.1).
     public init(
         asn: UInt32, holdTime: UInt16, identifier: IPv4Address, families: [BGPFamily],
-        routeRefresh: Bool = true, enhancedRouteRefresh: Bool = false, extendedNextHop: [ExtendedNextHop] = []
+        routeRefresh: Bool = true, enhancedRouteRefresh: Bool = false, extendedNextHop: [ExtendedNextHop] = [],
+        addPathReceive: [BGPFamily] = []
     ) {
         var capabilities = families.map { Capability.multiprotocol($0) }
         if !extendedNextHop.isEmpty { capabilities.append(.extendedNextHop(extendedNextHop)) }
         if routeRefresh { capabilities.append(.routeRefresh) }
         if enhancedRouteRefresh { capabilities.append(.enhancedRouteRefresh) }
         capabilities.append(.fourOctetAS(asn))
+        if !addPathReceive.isEmpty { capabilities.append(.addPath(addPathReceive.map { AddPathFamily($0, .receive) })) }
         self.init(
             myAS: asn > 0xFFFF ? UInt16(BGPConstants.asTrans) : UInt16(asn), holdTime: holdTime,
             identifier: identifier, capabilities: capabilities)
@@ -198,6 +226,13 @@ public struct OpenMessage: Hashable, Sendable {
 
     /// True when enhanced route refresh (code 70) is advertised.
     public var supportsEnhancedRouteRefresh: Bool { capabilities.contains(.enhancedRouteRefresh) }
+
+    /// The ADD-PATH entries of every ADD-PATH capability (RFC 7911), in order.
+    public var addPathFamilies: [AddPathFamily] {
+        var result: [AddPathFamily] = []
+        for case .addPath(let entries) in capabilities { result += entries }
+        return result
+    }
 }
 
 /// A ROUTE-REFRESH message (RFC 2918; subtypes from RFC 7313).

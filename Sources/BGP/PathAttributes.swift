@@ -1,6 +1,7 @@
 // UPDATE messages and their path attributes, as values: what AdjRibOut builds, the encoder writes and the
 // decoder (with RFC 7606 dispositions) reads back.
-// RFC 4271 §4.3/§5, RFC 4760 (MP_REACH/MP_UNREACH), RFC 1997, RFC 8092, RFC 6793, RFC 4724 (End-of-RIB).
+// RFC 4271 §4.3/§5, RFC 4760 (MP_REACH/MP_UNREACH), RFC 1997, RFC 8092, RFC 6793, RFC 4724 (End-of-RIB),
+// RFC 7911 (path identifiers, kept beside the prefixes they belong to).
 import NetAddress
 
 /// An UPDATE message (RFC 4271 §4.3). IPv6 routes travel in MP_REACH_NLRI / MP_UNREACH_NLRI attributes.
@@ -10,11 +11,21 @@ public struct UpdateMessage: Hashable, Sendable {
     public var attributes: [PathAttribute]
     /// IPv4 prefixes announced in the NLRI field.
     public var nlri: [IPPrefix]
+    /// With ADD-PATH (RFC 7911) for IPv4 unicast: the path identifier of each `withdrawn` prefix, in order;
+    /// empty otherwise.
+    public var withdrawnPathIDs: [UInt32]
+    /// With ADD-PATH for IPv4 unicast: the path identifier of each `nlri` prefix, in order; empty otherwise.
+    public var nlriPathIDs: [UInt32]
 
-    public init(withdrawn: [IPPrefix] = [], attributes: [PathAttribute] = [], nlri: [IPPrefix] = []) {
+    public init(
+        withdrawn: [IPPrefix] = [], attributes: [PathAttribute] = [], nlri: [IPPrefix] = [],
+        withdrawnPathIDs: [UInt32] = [], nlriPathIDs: [UInt32] = []
+    ) {
         self.withdrawn = withdrawn
         self.attributes = attributes
         self.nlri = nlri
+        self.withdrawnPathIDs = withdrawnPathIDs
+        self.nlriPathIDs = nlriPathIDs
     }
 
     /// The End-of-RIB marker for a family (RFC 4724 §2): an empty UPDATE for IPv4 unicast, an UPDATE with
@@ -51,6 +62,39 @@ public struct UpdateMessage: Hashable, Sendable {
         var result = withdrawn
         for case .mpUnreach(let unreach) in attributes { result += unreach.withdrawn }
         return result
+    }
+
+    /// Every path this UPDATE announces with its path identifier (0 without ADD-PATH).
+    public var announcedPaths: [PrefixPath] {
+        var result = PrefixPath.zip(nlri, nlriPathIDs)
+        for case .mpReach(let reach) in attributes { result += PrefixPath.zip(reach.nlri, reach.pathIDs) }
+        return result
+    }
+
+    /// Every path this UPDATE withdraws with its path identifier (0 without ADD-PATH).
+    public var withdrawnPaths: [PrefixPath] {
+        var result = PrefixPath.zip(withdrawn, withdrawnPathIDs)
+        for case .mpUnreach(let unreach) in attributes { result += PrefixPath.zip(unreach.withdrawn, unreach.pathIDs) }
+        return result
+    }
+}
+
+/// A prefix and the path identifier it came with (RFC 7911 §3); 0 on a session without ADD-PATH, where a
+/// prefix has one path.
+public struct PrefixPath: Hashable, Sendable, CustomStringConvertible {
+    public var prefix: IPPrefix
+    public var pathID: UInt32
+
+    public init(_ prefix: IPPrefix, pathID: UInt32 = 0) {
+        self.prefix = prefix
+        self.pathID = pathID
+    }
+
+    public var description: String { pathID == 0 ? "\(prefix)" : "\(prefix) path \(pathID)" }
+
+    /// Prefixes paired with their identifiers; identifiers default to 0 where `ids` has none.
+    static func zip(_ prefixes: [IPPrefix], _ ids: [UInt32]) -> [PrefixPath] {
+        prefixes.enumerated().map { PrefixPath($1, pathID: $0 < ids.count ? ids[$0] : 0) }
     }
 }
 
@@ -113,11 +157,14 @@ public struct MPReachNLRI: Hashable, Sendable {
     /// One address (4 or 16 bytes on the wire), or an IPv6 global plus link-local pair (32 bytes).
     public var nextHops: [IPAddress]
     public var nlri: [IPPrefix]
+    /// With ADD-PATH (RFC 7911) for the family: the path identifier of each `nlri` prefix; empty otherwise.
+    public var pathIDs: [UInt32]
 
-    public init(family: BGPFamily, nextHops: [IPAddress], nlri: [IPPrefix]) {
+    public init(family: BGPFamily, nextHops: [IPAddress], nlri: [IPPrefix], pathIDs: [UInt32] = []) {
         self.family = family
         self.nextHops = nextHops
         self.nlri = nlri
+        self.pathIDs = pathIDs
     }
 }
 
@@ -125,10 +172,13 @@ public struct MPReachNLRI: Hashable, Sendable {
 public struct MPUnreachNLRI: Hashable, Sendable {
     public var family: BGPFamily
     public var withdrawn: [IPPrefix]
+    /// With ADD-PATH for the family: the path identifier of each `withdrawn` prefix; empty otherwise.
+    public var pathIDs: [UInt32]
 
-    public init(family: BGPFamily, withdrawn: [IPPrefix]) {
+    public init(family: BGPFamily, withdrawn: [IPPrefix], pathIDs: [UInt32] = []) {
         self.family = family
         self.withdrawn = withdrawn
+        self.pathIDs = pathIDs
     }
 }
 

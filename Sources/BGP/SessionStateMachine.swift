@@ -156,13 +156,17 @@ public struct SessionConfiguration: Hashable, Sendable {
     /// negotiated hold time is 0; otherwise the send hold time is the negotiated hold time. The default
     /// is 480 seconds.
     public var sendHoldTimeWithoutHold: Duration
+    /// Advertise ADD-PATH Receive (RFC 7911) for every family in `families`, so a router may send all its
+    /// paths. Off by default, which keeps the OPEN as it was.
+    public var addPathReceive: Bool
 
     public init(
         localASN: UInt32, peerASN: UInt32, routerID: IPv4Address, holdTime: UInt16 = 90,
         families: [BGPFamily] = [.ipv4Unicast], passive: Bool = false, connectRetryTime: Duration = .seconds(30),
         openSentHoldTime: Duration = .seconds(240), idleHoldTime: Duration = .seconds(5),
         maxIdleHoldTime: Duration = .seconds(300), fastReconnectTime: Duration = .seconds(1),
-        stableSessionTime: Duration = .seconds(60), sendHoldTimeWithoutHold: Duration = .seconds(480)
+        stableSessionTime: Duration = .seconds(60), sendHoldTimeWithoutHold: Duration = .seconds(480),
+        addPathReceive: Bool = false
     ) {
         self.localASN = localASN
         self.peerASN = peerASN
@@ -177,6 +181,7 @@ public struct SessionConfiguration: Hashable, Sendable {
         self.fastReconnectTime = fastReconnectTime
         self.stableSessionTime = stableSessionTime
         self.sendHoldTimeWithoutHold = sendHoldTimeWithoutHold
+        self.addPathReceive = addPathReceive
     }
 
     /// The OPEN wait an operator expects: as long as the hold time they configured (a peer silent that
@@ -188,11 +193,12 @@ public struct SessionConfiguration: Hashable, Sendable {
     /// iBGP when both ASNs are equal.
     public var isInternal: Bool { localASN == peerASN }
 
-    /// The OPEN we send: AS_TRANS only for a 4-octet ASN, MP for each family, route refresh, AS4.
+    /// The OPEN we send: AS_TRANS only for a 4-octet ASN, MP for each family, route refresh, AS4, and
+    /// ADD-PATH Receive for each family when `addPathReceive`.
     public var openMessage: OpenMessage {
         OpenMessage(
             asn: localASN, holdTime: holdTime, identifier: routerID, families: families,
-            extendedNextHop: extendedNextHop)
+            extendedNextHop: extendedNextHop, addPathReceive: addPathReceive ? families : [])
     }
 }
 
@@ -209,6 +215,8 @@ public struct NegotiatedSession: Hashable, Sendable {
     public var families: Set<BGPFamily>
     /// The peer accepts ROUTE-REFRESH from us.
     public var peerSupportsRouteRefresh: Bool
+    /// Families in which the peer sends path identifiers (RFC 7911 §4: we offered Receive, it Send).
+    public var addPathReceive: Set<BGPFamily> { codecContext.addPathReceive }
     /// How UPDATEs are encoded and decoded on this session.
     public var codecContext: CodecContext
 }
@@ -474,12 +482,15 @@ public struct SessionStateMachine: Sendable {
             Set(configuration.extendedNextHop).intersection(open.extendedNextHops).filter { $0.nextHopAFI == 2 }
                 .map(\.family)
         ).intersection(families)
+        let addPath =
+            configuration.addPathReceive
+            ? families.intersection(open.addPathFamilies.filter(\.canSend).map(\.family)) : []
         negotiated = NegotiatedSession(
             peerOpen: open, holdTime: hold, keepaliveTime: hold / 3, fourOctetAS: fourOctet, families: families,
             peerSupportsRouteRefresh: open.supportsRouteRefresh,
             codecContext: CodecContext(
                 fourOctetAS: fourOctet, families: families, isInternal: configuration.isInternal,
-                extendedNextHop: extendedNextHop)
+                extendedNextHop: extendedNextHop, addPathReceive: addPath)
         )
         actions.append(.sendMessage(.keepalive))
         if hold > 0 {

@@ -3,11 +3,12 @@
 // EventLoop scheduled tasks, close, announce). A second connection during OpenSent/OpenConfirm runs a
 // second machine until CollisionResolution picks the survivor (RFC 4271 §6.8, RFC 6286). The peer's
 // AdjRibOut turns the desired route set into the UPDATEs that make the difference; ReceivedRoutes keeps
-// only the counts (bounded by maxPrefixes) and the routes for our own prefixes. A ROUTE-REFRESH while the
+// only the counts (bounded by maxPrefixes) and the paths for the own prefixes the settings name, whose
+// changes go to the daemon as `receivedPaths` events (all of them, as none, when the session ends). A ROUTE-REFRESH while the
 // answer to the last one is still being written is coalesced, so a peer that asks in a loop without
 // reading costs no memory; the send hold timer (RFC 9687) ends such a session.
 // Confined to the speaker's EventLoop; SpeakerCore owns it. RFC 4271 §8, RFC 4724, RFC 2918, RFC 9003,
-// RFC 9687, RFC 4486, RFC 7606.
+// RFC 9687, RFC 4486, RFC 7606, RFC 7911.
 import BGP
 import Logging
 import NIOCore
@@ -103,7 +104,7 @@ final class PeerController: BGPConnectionOwner {
         logger[metadataKey: "peer"] = "\(settings.name)"
         self.logger = logger
         self.primary = Session(machine: SessionStateMachine(configuration: Self.configuration(settings)))
-        self.received = ReceivedRoutes(maxPrefixes: settings.maxPrefixes)
+        self.received = ReceivedRoutes(maxPrefixes: settings.maxPrefixes, ownPrefixes: settings.ownPrefixes)
         self.status = BGPPeerStatus(name: settings.name, address: settings.address, state: .idle, since: .now)
         publish()
     }
@@ -120,7 +121,8 @@ final class PeerController: BGPConnectionOwner {
             openSentHoldTime: SessionConfiguration.openWait(holdTime: UInt16(clamping: settings.holdTime)),
             idleHoldTime: .milliseconds(Int64(settings.connectRetrySeconds * 1000)),
             maxIdleHoldTime: .milliseconds(
-                Int64(max(settings.connectRetrySeconds, settings.maximumRetrySeconds) * 1000)))
+                Int64(max(settings.connectRetrySeconds, settings.maximumRetrySeconds) * 1000)),
+            addPathReceive: settings.addPathReceive)
         if settings.interface != nil, settings.families.contains(.ipv4) {
             configuration.extendedNextHop = [.ipv4OverIPv6]
         }
@@ -141,11 +143,21 @@ final class PeerController: BGPConnectionOwner {
             // Nothing learnt from advertisements: keep the neighbor that connected in.
             settings.address = self.settings.address
         }
+        let added = settings.ownPrefixes.subtracting(received.ownPrefixes)
         self.settings = settings
         received.maxPrefixes = settings.maxPrefixes
+        received.ownPrefixes = settings.ownPrefixes
         if settings.interface != nil, !settings.address.isUnspecified, status.address != settings.address {
             status.address = settings.address
             publish()
+        }
+        reportOwnPaths()
+        // The peer's paths for a newly watched prefix may have come before it was watched: ask again.
+        guard !added.isEmpty, primary.machine.state == .established, let negotiated = primary.machine.negotiated,
+            negotiated.peerSupportsRouteRefresh
+        else { return }
+        for family in Set(added.map { BGPFamily(unicast: $0.family) }) where negotiated.families.contains(family) {
+            send([.routeRefresh(RouteRefreshMessage(family: family))])
         }
     }
 
@@ -185,7 +197,6 @@ final class PeerController: BGPConnectionOwner {
 
     func setRoutes(_ routes: [IPPrefix: RouteAttributes]) {
         desired = routes
-        received.ownPrefixes = Set(routes.keys)
         let updates = ribOut.setDesired(resolvedRoutes())
         send(updates.map { .update($0) })
     }
@@ -501,6 +512,7 @@ final class PeerController: BGPConnectionOwner {
                 feed(.prefixLimitExceeded(family: limit.family, limit: limit.limit), to: session)
                 return
             }
+            reportOwnPaths()
         }
         feed(.messageReceived(decoded.message), to: session)
     }
@@ -682,6 +694,14 @@ final class PeerController: BGPConnectionOwner {
         if from == .established { logger.notice("session down: \(reason ?? "")") }
         publish()
         core.emit(.stateChanged(peer: settings.name, from: from, to: state, reason: reason))
+        reportOwnPaths()
+    }
+
+    /// Tells the daemon every own prefix whose paths changed, with all its current paths.
+    private func reportOwnPaths() {
+        for (prefix, paths) in received.takeOwnChanges().sorted(by: { $0.key < $1.key }) {
+            core.emit(.receivedPaths(peer: settings.name, prefix: prefix, paths: paths))
+        }
     }
 
     private func publish() {

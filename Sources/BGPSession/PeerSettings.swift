@@ -49,6 +49,12 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
     /// The most prefixes of one family the peer may announce; one more ends the session with Cease/1
     /// (RFC 4486) and the error back-off. The default is `defaultMaxPrefixes`.
     public var maxPrefixes: UInt32
+    /// Advertise ADD-PATH Receive (RFC 7911) for the session's families, so that a router that sends all
+    /// its paths is understood (maxPrefixes then counts paths). Off by default: the OPEN stays as it was.
+    public var addPathReceive: Bool
+    /// The host's own prefixes whose paths from this peer are reported (`BGPPeerEvent.receivedPaths`).
+    /// Changing it needs no new session.
+    public var ownPrefixes: Set<IPPrefix>
 
     /// 100,000: far above what a router sends a host (a default route, a few aggregates), far below a full
     /// table (about 1,000,000 IPv4 routes), which a router sends only by mistake (a missing export filter).
@@ -73,7 +79,9 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         connectRetrySeconds: Double = 5,
         maximumRetrySeconds: Double = 120,
         maxPrefixes: UInt32 = BGPPeerSettings.defaultMaxPrefixes,
-        interface: String? = nil
+        interface: String? = nil,
+        addPathReceive: Bool = false,
+        ownPrefixes: Set<IPPrefix> = []
     ) {
         self.name = name
         self.address = address
@@ -94,6 +102,8 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         self.connectRetrySeconds = connectRetrySeconds
         self.maximumRetrySeconds = maximumRetrySeconds
         self.maxPrefixes = maxPrefixes
+        self.addPathReceive = addPathReceive
+        self.ownPrefixes = ownPrefixes
     }
 
     /// Everything but the password, which is shown only as set or not.
@@ -106,12 +116,13 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         if md5Password != nil { text += " md5 (set)" }
         text +=
             " hold \(holdTime) max-prefixes \(maxPrefixes) families \(families.sorted().map(\.rawValue).joined(separator: ","))"
+        if addPathReceive { text += " add-path receive" }
         return text
     }
 
-    /// True when changing from `self` to `other` needs a new session (everything but the back-off and the
-    /// prefix limit, which applies from the next UPDATE on, and an unnumbered peer's learnt neighbor
-    /// address, which only the next outbound connection uses).
+    /// True when changing from `self` to `other` needs a new session (everything but the back-off, the
+    /// prefix limit, which applies from the next UPDATE on, the own prefixes to report, and an unnumbered
+    /// peer's learnt neighbor address, which only the next outbound connection uses).
     func needsReset(comparedTo other: BGPPeerSettings) -> Bool {
         var a = self
         var b = other
@@ -122,6 +133,8 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         b.connectRetrySeconds = 0
         a.maximumRetrySeconds = 0
         b.maximumRetrySeconds = 0
+        a.ownPrefixes = []
+        b.ownPrefixes = []
         return a != b
     }
 }
@@ -184,4 +197,7 @@ public enum BGPPeerEvent: Sendable, Equatable {
     case stateChanged(peer: String, from: BGPSessionState, to: BGPSessionState, reason: String?)
     /// The peer asked for a family again (ROUTE-REFRESH) and has been sent it.
     case routeRefresh(peer: String, family: AddressFamily)
+    /// The paths `peer` offers for one of its `ownPrefixes` changed: all of them now, ordered by path
+    /// identifier; empty when it offers none (also for each such prefix when the session ends).
+    case receivedPaths(peer: String, prefix: IPPrefix, paths: [ReceivedRoute])
 }

@@ -276,7 +276,7 @@ public actor Agent {
                 return nil
             }
             group.addTask {
-                for await event in sessionEvents { await self.feed(.peer(event.peer, event.event)) }
+                for await event in sessionEvents { await self.feed(event.agentEvent) }
                 return nil
             }
             group.addTask {

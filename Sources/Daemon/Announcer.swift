@@ -16,7 +16,8 @@ public protocol Announcer: Sendable {
     func peerStatus() async -> [PeerReport]
     /// Withdraws everything, sends Cease/Administrative Shutdown with the message (RFC 9003), closes.
     func shutdown(message: String) async
-    /// Sessions reaching or leaving Established, and BFD Down, for the agent's core.
+    /// Sessions reaching or leaving Established, BFD Down, and the paths peers offer for own prefixes, for
+    /// the agent's core.
     var sessionEvents: AsyncStream<PeerSessionEvent> { get }
     /// Feeds `sessionEvents` until the sessions' own events end or the task is cancelled; the agent runs
     /// it as a child of its `run()`, so nothing outlives the agent.
@@ -28,11 +29,18 @@ public protocol Announcer: Sendable {
 /// One session event for the core.
 public struct PeerSessionEvent: Sendable, Equatable {
     public var peer: String
-    public var event: PeerEvent
+    /// The event as the core takes it.
+    public var agentEvent: AgentEvent
 
     public init(peer: String, event: PeerEvent) {
         self.peer = peer
-        self.event = event
+        self.agentEvent = .peer(peer, event)
+    }
+
+    /// Every path `peer` now offers for `prefix` (one of the host's own prefixes).
+    public init(peer: String, prefix: IPPrefix, paths: [ReceivedPath]) {
+        self.peer = peer
+        self.agentEvent = .receivedPaths(peer: peer, prefix: prefix, paths: paths)
     }
 }
 

@@ -1,8 +1,10 @@
 // The real Announcer: turns the desired state's peers into BGPSpeaker sessions and each Announcement
 // (every attribute already decided by the planner) into the speaker's OutboundRoute. The session fills
 // in a next hop of `.sessionAddress` with its local address. Session changes and BFD Down go to
-// the agent's core, which decides to reset the session. Peers given by `interface` (BGP unnumbered) get
-// their neighbor's link-local address from NeighborDiscoverySpeaker, which also advertises ours there.
+// the agent's core, which decides to reset the session; so do the paths peers offer for the own prefixes
+// of last-resort services (ADD-PATH receive is advertised to the peers those services are announced to).
+// Peers given by `interface` (BGP unnumbered) get their neighbor's link-local address from
+// NeighborDiscoverySpeaker, which also advertises ours there.
 import AgentCore
 import BGP
 import BGPSession
@@ -52,12 +54,16 @@ public final class BGPAnnouncer: Announcer {
                 }
             case .routeRefresh(let peer, let family):
                 logger.info("peer \(peer): route refresh for \(family.rawValue) answered")
+            case .receivedPaths(let peer, let prefix, let paths):
+                logger.debug("peer \(peer): \(paths.count) paths for \(prefix)")
+                continuation.yield(PeerSessionEvent(peer: peer, prefix: prefix, paths: paths.map(Self.receivedPath)))
             }
         }
         continuation.finish()
     }
 
     public func configure(_ state: DesiredState) async {
+        let watched = Self.lastResortPrefixes(state)
         var settings: [BGPPeerSettings] = []
         for peer in state.bgp.peers {
             var password: String?
@@ -76,7 +82,8 @@ public final class BGPAnnouncer: Announcer {
                 routerId: state.bgp.routerId, localAddress: peer.localAddress, passive: peer.passive,
                 ttl: peer.multihop, ttlSecurity: peer.ttlSecurity, md5Password: password,
                 holdTime: Int(hold.components.seconds), families: Set(peer.families),
-                maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes, interface: peer.interface)
+                maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes, interface: peer.interface,
+                addPathReceive: !watched[peer.name, default: []].isEmpty, ownPrefixes: watched[peer.name, default: []])
             // RFC 8950 next hops of an unnumbered peer are the session's: a global IPv6 one goes with the
             // link-local one on IPv4 routes too.
             if peer.interface != nil { peerSettings.ipv6NextHop = peer.nextHop.ipv6 }
@@ -131,6 +138,17 @@ public final class BGPAnnouncer: Announcer {
             })
     }
 
+    /// Per peer, the prefixes of the last-resort services announced to it: the paths the peer offers for
+    /// them are what the core needs, so such a peer is asked for every path (ADD-PATH receive).
+    static func lastResortPrefixes(_ state: DesiredState) -> [String: Set<IPPrefix>] {
+        var result: [String: Set<IPPrefix>] = [:]
+        for service in state.services where service.lastResort {
+            let peers = service.peers.isEmpty ? state.bgp.peers.map(\.name) : service.peers
+            for peer in peers { result[peer, default: []].formUnion(service.prefixes) }
+        }
+        return result
+    }
+
     /// The password is the file's content without the trailing newline.
     static func readPassword(_ path: String) throws -> String {
         let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -148,6 +166,13 @@ public final class BGPAnnouncer: Announcer {
     }
 
     public func resetSession(peer: String) { speaker.bfdDown(peer: peer) }
+
+    /// What the core reads of one received path.
+    static func receivedPath(_ route: ReceivedRoute) -> ReceivedPath {
+        ReceivedPath(
+            nextHop: route.nextHop, asPath: route.flatASPath, communities: route.communities.map(\.value),
+            largeCommunities: route.largeCommunities)
+    }
 
     /// The speaker's route for one announcement: the same attributes, the next hop still typed.
     static func route(_ announcement: Announcement) -> OutboundRoute {

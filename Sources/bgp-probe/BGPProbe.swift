@@ -158,6 +158,8 @@ struct BGPProbe: AsyncParsableCommand {
                     }
                 case .routeRefresh(_, let family):
                     output.line("refresh \(family.rawValue)")
+                case .receivedPaths:
+                    break  // the probe watches no own prefixes
                 }
             }
         }

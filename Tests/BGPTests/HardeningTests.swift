@@ -224,7 +224,7 @@ import Testing
         _ = routes.apply(UpdateMessage(attributes: Self.route, nlri: Self.hosts(5) + [own]), disposition: .normal)
         #expect(routes.count(.ipv4) == 6)
         #expect(Array(routes.ownRoutes.keys) == [own])
-        #expect(routes.ownRoutes[own] == Self.route)
+        #expect(routes.ownRoutes[own]?[0]?.attributes == Self.route)
         _ = routes.apply(UpdateMessage(withdrawn: [own]), disposition: .normal)
         #expect(routes.ownRoutes.isEmpty)
     }

@@ -14,7 +14,7 @@ export BENCH_ROWS=$work/rows
 : >"$BENCH_ROWS"
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 status=0
-for bench in health.sh stop.sh bgp-10k.sh addresses.sh footprint.sh fleet.sh; do
+for bench in health.sh stop.sh bgp-10k.sh addresses.sh footprint.sh fleet.sh lastresort.sh; do
     echo "=== Tests/bench/$bench"
     if ! "Tests/bench/$bench"; then
         echo "Tests/bench/$bench could not run"

@@ -99,9 +99,13 @@ fi
 # --- router configurations -------------------------------------------------------------------------
 if need bird bird2; then
     check "bird -p accepts packaging/examples/routers/bird.conf" bird -p -c packaging/examples/routers/bird.conf
+    check "bird -p accepts packaging/examples/routers/bird-last-resort.conf" \
+        bird -p -c packaging/examples/routers/bird-last-resort.conf
 fi
 if need vtysh frr; then
     check "vtysh --dryrun accepts packaging/examples/routers/frr.conf" vtysh --dryrun -f packaging/examples/routers/frr.conf
+    check "vtysh --dryrun accepts packaging/examples/routers/frr-last-resort.conf" \
+        vtysh --dryrun -f packaging/examples/routers/frr-last-resort.conf
 fi
 
 # --- alerting rules and dashboard --------------------------------------------------------------------
