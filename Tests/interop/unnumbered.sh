@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # BGP unnumbered (issue 12): the whole daemon with two peers given by "interface" and no address on
 # either link but the kernel's link-local one. FRR (`neighbor IF interface remote-as external`, with its
-# Router Advertisements) learns the host from the agent's advertisements; BIRD (`extended next hop on`,
-# a link-local session, its own advertisements from protocol radv) is learnt by the agent from its.
+# Router Advertisements, passive) learns the host from the agent's advertisements and waits for the agent,
+# which must connect to the address it learnt from FRR's advertisements; BIRD (`extended next hop on`, a
+# link-local session to the host's fe80:: address) connects in and the agent takes it from the link.
 # FRR must install 192.0.2.53/32 via the host's fe80:: address in its kernel table (RFC 8950) and the
 # IPv6 route too, and a DNS client in FRR's namespace must be answered by a dnsmasq on the anycast
 # address in the host's namespace; BIRD must show the IPv4 route with the IPv6 next hop.
@@ -66,6 +67,7 @@ router bgp 65000
  neighbor unf1 interface remote-as external
  neighbor unf1 timers 3 9
  neighbor unf1 timers connect 2
+ neighbor unf1 passive
  address-family ipv4 unicast
   neighbor unf1 activate
   neighbor unf1 route-map NONE out
@@ -136,6 +138,14 @@ io_log "FRR: $(frr_v4)"
 check "FRR's kernel table: 2001:db8:53::53/128 via $host_ll1" \
     io_wait 10 sh -c "ip -n $frr -6 route show 2001:db8:53::53/128 | grep -q 'via $host_ll1 dev unf1'"
 io_log "FRR: $(frr_v6)"
+check "the agent connected out to the FRR address it learnt from FRR's Router Advertisements" \
+    grep -q "established (outbound).*peer=frr" "$IO_ROOT/anycastd.log"
+check "BIRD's connection from fe80:: on unh2 was taken as peer bird" \
+    grep -q "established (inbound).*peer=bird" "$IO_ROOT/anycastd.log"
+ra=$(ip netns exec "$host" timeout 10 tcpdump -c 1 -n -v -i unh1 "icmp6 and src $host_ll1 and ip6[40] == 134" 2>/dev/null)
+io_log "agent's RA: $(echo "$ra" | tr -s ' \n' ' ')"
+check "the agent's Router Advertisement: from $host_ll1 to ff02::1, hop limit 255, router lifetime 0" sh -c \
+    "echo '$ra' | grep -q 'hlim 255' && echo '$ra' | grep -q '$host_ll1 > ff02::1' && echo '$ra' | grep -q 'router lifetime 0s'"
 check "FRR negotiated the extended next hop capability" sh -c \
     "vtysh --vty_socket $IO_ROOT/frr -c 'show bgp neighbors unf1' | grep -q 'Extended nexthop: advertised and received'"
 bird_route() { birdc -s "$IO_ROOT/bird/bird.ctl" show route "$1" all; }
