@@ -39,7 +39,8 @@ extension ConfigDecoder {
         guard !azure.isEmpty else { return }
         if let localASN {
             let names = azure.map { quoteJSONString($0.peer.name) }.joined(separator: ", ")
-            let who = "Azure Route Server (profile \"azure-route-server\" on peer\(azure.count > 1 ? "s" : "") \(names))"
+            let peers = azure.count > 1 ? "peers" : "peer"
+            let who = "Azure Route Server (profile \"azure-route-server\" on \(peers) \(names))"
             if localASN.value > 65535 {
                 report(
                     localASN.position, localASN.path,

@@ -58,7 +58,7 @@ protocol bgp host {
   multihop;                                  # eBGP multihop only
   hold time 9; keepalive time 3; connect delay time 1; connect retry time 2;
   error wait time 1, 5; error forget time 10;
-  ipv4 { import filter azure_ipv4; receive limit 1000 action disable; export none; };
+  ipv4 { import filter azure_ipv4; import keep filtered on; receive limit 1000 action disable; export none; };
   ipv6 { import none; export none; };        # IPv4 only
 }
 BIRD
