@@ -16,6 +16,7 @@ extension Agent {
         case .status: return ControlResponse(ok: true, status: await status())
         case .drain: return await self.request { .drainRequested(request.services, request: $0) }
         case .undrain: return await self.request { .undrainRequested(request.services, request: $0) }
+        case .restart: return await self.request { .restartRequested(request: $0) }
         }
     }
 
