@@ -58,8 +58,9 @@ extension AgentCore {
                     actions.append(
                         .log(
                             .notice,
-                            "restarted after leaving the sessions to the routers (restart marker in \(restored.directory)): "
-                                + "Graceful Restart peers get End-of-RIB after the first health verdicts"))
+                            "restarted after leaving the sessions to the routers (restart marker in "
+                                + "\(restored.directory)): Graceful Restart peers get End-of-RIB after the first "
+                                + "health verdicts"))
                 }
             }
         case .health(let service, let up, _) where up:
@@ -102,9 +103,10 @@ extension AgentCore {
         let deadline = started + RestartState.deferral(restartTime: shortest)
         if now >= deadline {
             let what = waiting.isEmpty ? "the interface" : waiting.joined(separator: ", ")
+            let after = formatDuration(RestartState.deferral(restartTime: shortest))
             finishRestart(
-                "no verdict yet for \(what) \(formatDuration(RestartState.deferral(restartTime: shortest))) after the start "
-                    + "(restartTime \(formatDuration(shortest)) minus a margin)", &actions)
+                "no verdict yet for \(what) \(after) after the start (restartTime \(formatDuration(shortest)) minus "
+                    + "a margin)", &actions)
             return
         }
         arm(deadline, &actions)
