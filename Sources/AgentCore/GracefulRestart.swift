@@ -77,6 +77,25 @@ extension AgentCore {
         finishRestartIfDue(now: now, &actions)
     }
 
+    /// What `anycastd status` says about Graceful Restart now; nil when there is nothing to say.
+    public func restartStatus(now: AgentInstant) -> String? {
+        var parts: [String] = []
+        if restart.startedAt != nil, !restart.finished {
+            let waiting = servicesAwaitingVerdict
+            parts.append(
+                "End-of-RIB held until "
+                    + (waiting.isEmpty
+                        ? "the interface is observed"
+                        : "the first verdicts of "
+                            + waiting.joined(separator: ", ")))
+        }
+        if let requested = restart.requestedAt, restart.stopIsRestart(now: now) {
+            let left = Duration.seconds((requested + RestartState.intentLifetime - now).components.seconds)
+            parts.append("the next stop is a restart (anycastd restart; \(formatDuration(left)) left)")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+
     /// The services still without a first verdict, sorted.
     public var servicesAwaitingVerdict: [String] {
         (desired?.services ?? []).map(\.name).filter { !restart.verdictsKnown.contains($0) }.sorted()

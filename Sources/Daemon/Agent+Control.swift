@@ -77,6 +77,7 @@ extension Agent {
                 "drain state unreadable: \(reason); the host stays drained until `anycastd undrain`"
             ]
         }
+        snapshot.gracefulRestart = core.restartStatus(now: now)
         snapshot.timers = core.timers.sorted().map { instant in
             let left = instant - now
             return Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18

@@ -106,6 +106,17 @@ import Testing
         #expect(shell.restartMarker == true, "the marker stays for the next start")
     }
 
+    @Test func statusSaysWhatIsHeldAndWhetherTheNextStopIsARestart() {
+        var shell = restarted(gracefulState())
+        #expect(shell.core.restartStatus(now: shell.now) == "End-of-RIB held until the first verdicts of dns")
+        shell.feed(.health(service: "dns", up: true, detail: ""))
+        #expect(shell.core.restartStatus(now: shell.now) == nil)
+        #expect(shell.requestRestart()?.ok == true)
+        shell.advance(by: .seconds(30))
+        #expect(
+            shell.core.restartStatus(now: shell.now) == "the next stop is a restart (anycastd restart; 570s left)")
+    }
+
     @Test func restartIsRefusedWithoutGracefulRestartAndTheStopDrains() {
         var shell = FakeShell.running()
         let reply = shell.requestRestart()
