@@ -226,6 +226,12 @@ extension Capability {
                 entries.append(AddPathFamily(BGPFamily(afi: afi, safi: value[offset + 2]), mode))
             }
             self = .addPath(entries)
+        case (64, _):
+            if let capability = GracefulRestartCapability(value: value) {
+                self = .gracefulRestart(capability)
+            } else {
+                self = .unknown(code: code, value: value)
+            }
         default: self = .unknown(code: code, value: value)
         }
     }

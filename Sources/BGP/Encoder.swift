@@ -92,6 +92,7 @@ extension Capability {
             entries.flatMap {
                 [UInt8($0.family.afi >> 8), UInt8($0.family.afi & 0xFF), $0.family.safi, $0.mode.rawValue]
             }
+        case .gracefulRestart(let capability): capability.encodedValue
         case .unknown(_, let value): value
         }
     }

@@ -101,7 +101,9 @@ public enum Capability: Hashable, Sendable {
     case extendedNextHop([ExtendedNextHop])
     /// Code 69 (RFC 7911): per family, whether the speaker can receive and/or send several paths.
     case addPath([AddPathFamily])
-    /// Any other code, or a known code with a malformed value (such as graceful restart, 64, which we ignore).
+    /// Code 64 (RFC 4724).
+    case gracefulRestart(GracefulRestartCapability)
+    /// Any other code, or a known code with a malformed value.
     case unknown(code: UInt8, value: [UInt8])
 
     /// The capability code on the wire.
@@ -113,6 +115,7 @@ public enum Capability: Hashable, Sendable {
         case .fourOctetAS: 65
         case .extendedNextHop: 5
         case .addPath: 69
+        case .gracefulRestart: 64
         case .unknown(let code, _): code
         }
     }
@@ -183,13 +186,15 @@ public struct OpenMessage: Hashable, Sendable {
     public init(
         asn: UInt32, holdTime: UInt16, identifier: IPv4Address, families: [BGPFamily],
         routeRefresh: Bool = true, enhancedRouteRefresh: Bool = false, extendedNextHop: [ExtendedNextHop] = [],
-        addPathReceive: [BGPFamily] = []
+        addPathReceive: [BGPFamily] = [], gracefulRestart: GracefulRestartCapability? = nil
     ) {
         var capabilities = families.map { Capability.multiprotocol($0) }
         if !extendedNextHop.isEmpty { capabilities.append(.extendedNextHop(extendedNextHop)) }
         if routeRefresh { capabilities.append(.routeRefresh) }
         if enhancedRouteRefresh { capabilities.append(.enhancedRouteRefresh) }
+        // After the others, so that an OPEN without it is byte for byte the OPEN sent before it existed.
         capabilities.append(.fourOctetAS(asn))
+        if let gracefulRestart { capabilities.append(.gracefulRestart(gracefulRestart)) }
         if !addPathReceive.isEmpty { capabilities.append(.addPath(addPathReceive.map { AddPathFamily($0, .receive) })) }
         self.init(
             myAS: asn > 0xFFFF ? UInt16(BGPConstants.asTrans) : UInt16(asn), holdTime: holdTime,

@@ -159,6 +159,8 @@ public struct SessionConfiguration: Hashable, Sendable {
     /// Advertise ADD-PATH Receive (RFC 7911) for every family in `families`, so a router may send all its
     /// paths. Off by default, which keeps the OPEN as it was.
     public var addPathReceive: Bool
+    /// The Graceful Restart capability (RFC 4724) to send; nil sends none, the OPEN of before it existed.
+    public var gracefulRestart: GracefulRestartCapability? = nil
 
     public init(
         localASN: UInt32, peerASN: UInt32, routerID: IPv4Address, holdTime: UInt16 = 90,
@@ -194,11 +196,12 @@ public struct SessionConfiguration: Hashable, Sendable {
     public var isInternal: Bool { localASN == peerASN }
 
     /// The OPEN we send: AS_TRANS only for a 4-octet ASN, MP for each family, route refresh, AS4, and
-    /// ADD-PATH Receive for each family when `addPathReceive`.
+    /// ADD-PATH Receive for each family when `addPathReceive`; Graceful Restart when configured.
     public var openMessage: OpenMessage {
         OpenMessage(
             asn: localASN, holdTime: holdTime, identifier: routerID, families: families,
-            extendedNextHop: extendedNextHop, addPathReceive: addPathReceive ? families : [])
+            extendedNextHop: extendedNextHop, addPathReceive: addPathReceive ? families : [],
+            gracefulRestart: gracefulRestart)
     }
 }
 
@@ -225,7 +228,7 @@ public struct NegotiatedSession: Hashable, Sendable {
 /// actions in order. It follows one connection at a time: for a second connection during OpenSent or
 /// OpenConfirm the shell runs a second machine and uses `CollisionResolution` to pick the survivor.
 public struct SessionStateMachine: Sendable {
-    public let configuration: SessionConfiguration
+    public private(set) var configuration: SessionConfiguration
     public private(set) var state: SessionState = .idle
     /// Set from the OPEN exchange (OpenConfirm and Established).
     public private(set) var negotiated: NegotiatedSession?
@@ -243,6 +246,17 @@ public struct SessionStateMachine: Sendable {
 
     public init(configuration: SessionConfiguration) {
         self.configuration = configuration
+    }
+
+    /// Sets the R bit (RFC 4724 §3) of the Graceful Restart capability in the OPENs sent from now on; without
+    /// the capability configured, nothing changes.
+    public mutating func setRestarted(_ restarted: Bool) {
+        configuration.gracefulRestart?.restarted = restarted
+    }
+
+    /// True once OPENs are exchanged when both sides sent the Graceful Restart capability (RFC 4724 §4).
+    public var gracefulRestartNegotiated: Bool {
+        configuration.gracefulRestart != nil && negotiated?.peerOpen.gracefulRestart != nil
     }
 
     /// The codec context for this session: negotiated once OPENs are exchanged, a 2-octet IPv4-only

@@ -55,6 +55,9 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
     /// The host's own prefixes whose paths from this peer are reported (`BGPPeerEvent.receivedPaths`).
     /// Changing it needs no new session.
     public var ownPrefixes: Set<IPPrefix>
+    /// Graceful Restart (RFC 4724): the restart time to advertise in seconds (1…4095); nil sends no capability.
+    /// The forwarding-state bit is set for every family: the anycast addresses stay across a restart.
+    public var gracefulRestartTime: UInt16? = nil
 
     /// 100,000: far above what a router sends a host (a default route, a few aggregates), far below a full
     /// table (about 1,000,000 IPv4 routes), which a router sends only by mistake (a missing export filter).
@@ -114,6 +117,7 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         if passive { text += " passive" }
         text += ttlSecurity ? " ttl-security" : " ttl \(ttl)"
         if md5Password != nil { text += " md5 (set)" }
+        if let gracefulRestartTime { text += " graceful-restart \(gracefulRestartTime)" }
         text +=
             " hold \(holdTime) max-prefixes \(maxPrefixes) families \(families.sorted().map(\.rawValue).joined(separator: ","))"
         if addPathReceive { text += " add-path receive" }

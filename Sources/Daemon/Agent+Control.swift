@@ -18,6 +18,7 @@ extension Agent {
         case .undrain: return await self.request { .undrainRequested(request.services, request: $0) }
         case .recheck: return await self.request { .recheckRequested(request.services, request: $0) }
         case .undampen: return await self.request { .undampenRequested(request.services, request: $0) }
+        case .restart: return await self.request { .restartRequested(request: $0) }
         }
     }
 
@@ -95,6 +96,7 @@ extension Agent {
                 PeerGroupReport(name: $0.name, peers: $0.peers, established: $0.established)
             }
         }
+        snapshot.gracefulRestart = core.restartStatus(now: now)
         snapshot.timers = core.timers.sorted().map { instant in
             let left = instant - now
             return Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18

@@ -87,6 +87,9 @@ public final class BGPAnnouncer: Announcer {
             // RFC 8950 next hops of an unnumbered peer are the session's: a global IPv6 one goes with the
             // link-local one on IPv4 routes too.
             if peer.interface != nil { peerSettings.ipv6NextHop = peer.nextHop.ipv6 }
+            if let restart = state.bgp.gracefulRestart(for: peer) {
+                peerSettings.gracefulRestartTime = UInt16(clamping: restart.restartTime.components.seconds)
+            }
             settings.append(peerSettings)
             // The configured next hops are not session settings: the planner puts them in each route.
         }
@@ -173,6 +176,13 @@ public final class BGPAnnouncer: Announcer {
             nextHop: route.nextHop, asPath: route.flatASPath, communities: route.communities.map(\.value),
             largeCommunities: route.largeCommunities)
     }
+    public func setRestarted(_ restarted: Bool) { speaker.setRestarted(restarted) }
+
+    public func finishRestart() { speaker.finishRestart() }
+
+    /// Only BFD says goodbye (AdminDown, RFC 5882 §3.2); BGP sessions are left for the process exit to close,
+    /// so the routers' Graceful Restart keeps the routes.
+    public func handOver() async { bfd.shutdown() }
 
     /// The speaker's route for one announcement: the same attributes, the next hop still typed.
     static func route(_ announcement: Announcement) -> OutboundRoute {

@@ -72,13 +72,19 @@ public struct ServiceHealth: Sendable, Equatable {
     public var degradedBy: [String]
     /// In configuration order.
     public var checks: [CheckStatus]
+    /// True once the checks reached a first verdict: up, or down by `fall` failures in a row of one check
+    /// (a service starts down before any result; that is no verdict yet). Graceful Restart waits for it.
+    public var verdictKnown: Bool
 
     /// A service state as `snapshot()` and `events` report it.
-    public init(name: String, isUp: Bool, degradedBy: [String] = [], checks: [CheckStatus]) {
+    public init(
+        name: String, isUp: Bool, degradedBy: [String] = [], checks: [CheckStatus], verdictKnown: Bool? = nil
+    ) {
         self.name = name
         self.isUp = isUp
         self.degradedBy = degradedBy
         self.checks = checks
+        self.verdictKnown = verdictKnown ?? isUp
     }
 }
 
@@ -90,8 +96,8 @@ public struct ServiceHealth: Sendable, Equatable {
 /// checks is announced only after `rise` successes of each.
 ///
 /// `events` carries one `ServiceHealth` when a service first appears (its initial state: down, or up when
-/// it has no checks) and then exactly one each time its up/down state or its set of failing degrade checks
-/// changes. A consumer that keeps the
+/// it has no checks), one when a service that stays down reaches its first verdict (`verdictKnown`), and
+/// then exactly one each time its up/down state or its set of failing degrade checks changes. A consumer that keeps the
 /// last event per service therefore always holds the current state. Changes of one check that do not
 /// change the service state are visible in `snapshot()` only. Removed services get no event.
 public final class HealthMonitor: Sendable {
@@ -126,6 +132,8 @@ public final class HealthMonitor: Sendable {
         var checks: [RunningCheck]
         /// The state last sent on `events`.
         var reported: Verdict
+        /// Whether `events` has carried the first verdict (see `ServiceHealth.verdictKnown`).
+        var reportedVerdict = false
 
         /// Whether the withdraw checks are up, and which degrade checks are down.
         struct Verdict: Equatable {
@@ -139,10 +147,19 @@ public final class HealthMonitor: Sendable {
                 degradedBy: checks.filter { $0.check.config.onFailure == .degrade && !$0.riseFall.isUp }.map(
                     \.check.description))
         }
+        /// Up, or down by `fall` failures in a row of one withdraw check (degrade checks never withdraw).
+        var verdictKnown: Bool {
+            verdict.up
+                || checks.contains {
+                    $0.check.config.onFailure != .degrade && !$0.riseFall.isUp
+                        && $0.riseFall.failuresInRow >= $0.riseFall.fall
+                }
+        }
         var health: ServiceHealth {
             let verdict = verdict
             return ServiceHealth(
-                name: name, isUp: verdict.up, degradedBy: verdict.degradedBy, checks: checks.map(\.status))
+                name: name, isUp: verdict.up, degradedBy: verdict.degradedBy, checks: checks.map(\.status),
+                verdictKnown: verdictKnown)
         }
     }
 
@@ -220,6 +237,8 @@ public final class HealthMonitor: Sendable {
                 toStop += pool.map(\.id)
                 var service = Service(name: spec.name, checks: checks, reported: .init(up: false, degradedBy: []))
                 service.reported = service.verdict
+                // A first verdict is once per service: a reload that restarts its checks does not take it back.
+                service.reportedVerdict = (old?.reportedVerdict ?? false) || service.verdictKnown
                 if old == nil || old?.reported != service.reported { continuation.yield(service.health) }
                 updated.append(service)
             }
@@ -292,9 +311,12 @@ public final class HealthMonitor: Sendable {
                 state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail
             }
             let service = state.services[serviceIndex]
+            // The first verdict is reported once even when it does not change the state (down stays down); any
+            // change of state is a verdict too.
             let verdict = service.verdict
-            if verdict != service.reported {
+            if verdict != service.reported || (service.verdictKnown && !service.reportedVerdict) {
                 state.services[serviceIndex].reported = verdict
+                state.services[serviceIndex].reportedVerdict = true
                 continuation.yield(service.health)
             }
             return service.checks[checkIndex].riseFall.isChanging

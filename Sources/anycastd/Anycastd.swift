@@ -21,7 +21,7 @@ struct Anycastd: AsyncParsableCommand {
         version: anycastdVersion,
         subcommands: [
             Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Recheck.self, Undampen.self,
-            Version.self, PrintSchema.self,
+            Restart.self, Version.self, PrintSchema.self,
         ]
     )
 }
@@ -223,6 +223,20 @@ struct Undampen: ParsableCommand {
     var services: [String] = []
 
     func run() throws { try report(control.send(ControlRequest(command: .undampen, services: services))) }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make the next stop a restart: no withdraw, no Cease; Graceful Restart routers keep the routes.",
+        discussion: """
+            The agent keeps running; the next stop within 10 minutes (systemctl restart, a package upgrade) \
+            leaves the routes to the routers, which keep them while the agent comes back. Refused when no \
+            peer has Graceful Restart.
+            """)
+
+    @OptionGroup var control: ControlOptions
+
+    func run() throws { try report(control.send(ControlRequest(command: .restart))) }
 }
 
 func report(_ response: ControlResponse) throws {

@@ -47,6 +47,7 @@ func sampleStatus() -> StatusSnapshot {
             case .undrain: ControlResponse(ok: false, message: "not drained")
             case .recheck, .undampen:
                 ControlResponse(ok: true, message: "\(request.command.rawValue) \(request.services)")
+            case .restart: ControlResponse(ok: true, message: "the next stop is a restart")
             }
         }
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
@@ -62,6 +63,9 @@ func sampleStatus() -> StatusSnapshot {
             try ControlClient.send(ControlRequest(command: .drain, services: ["dns", "ntp"]), to: path)
         }.value
         #expect(drain == ControlResponse(ok: true, message: "drained dns,ntp"))
+        let restart = try await Task.detached { try ControlClient.send(ControlRequest(command: .restart), to: path) }
+            .value
+        #expect(restart == ControlResponse(ok: true, message: "the next stop is a restart"))
         await server.stop()
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(throws: DaemonError.self) { try ControlClient.send(ControlRequest(command: .status), to: path) }
