@@ -38,6 +38,13 @@ boot_systemd() {
         ln -sf /dev/null "$etc/$unit"
     done
 
+    # Generators (fstab, getty, sysv scripts, postgresql...) each cost a process start under TCG and
+    # produce nothing a lab needs: mask them all (a /dev/null link of the same name in /etc).
+    mkdir -p "$r/etc/systemd/system-generators"
+    for gen in "$r"/lib/systemd/system-generators/*; do
+        [ -e "$gen" ] && ln -sf /dev/null "$r/etc/systemd/system-generators/${gen##*/}"
+    done
+
     cat >"$r/etc/acdlab-run.sh" <<EOF
 #!/bin/sh
 echo "ACDLAB-READY $nonce"
