@@ -84,5 +84,5 @@ EOF
     echo "acdlab: switch_root into systemd"
     # The unit and quiet console as arguments too: systemd ignores the kernel command line when it
     # believes it runs in a container.
-    exec switch_root "$r" /lib/systemd/systemd --unit=acdlab.target --show-status=0 --log-target=kmsg
+    exec switch_root "$r" /lib/systemd/systemd --unit=acdlab.target --show-status=0
 }

@@ -120,8 +120,7 @@ lab_verbose && append+=" acdlab.verbose=1"
 if [[ $init == systemd ]]; then
     [[ -x /lib/systemd/systemd ]] || lab_die "--systemd: /lib/systemd/systemd is missing on this host (apt-get install systemd)"
     # The lab's own target instead of multi-user.target; no status lines on the console.
-    append+=" acdlab.init=systemd systemd.unit=acdlab.target systemd.show_status=0 systemd.log_level=warning"
-    append+=" systemd.log_target=kmsg"
+    append+=" acdlab.init=systemd systemd.unit=acdlab.target systemd.show_status=0"
 fi
 # shellcheck disable=SC2054 # the commas are qemu option syntax
 qemu=(
