@@ -11,7 +11,9 @@
 //   control client is answered once the drain is on disk (or told that it is not);
 // - stop: the drain sequence for everything, then NOTIFICATION Cease/Administrative Shutdown (RFC 9003) and
 //   exit; a second stop exits at once;
-// - removal from the file: withdraw, wait the drain delay, only then remove the address.
+// - removal from the file: withdraw, wait the drain delay, only then remove the address;
+// - restart (`anycastd restart`, then a stop; or a crash): no withdraw, no Cease, and after the next start
+//   End-of-RIB only once every service has its first health verdict (GracefulRestart.swift, RFC 4724).
 import Config
 import NetAddress
 import NetlinkTypes
@@ -36,12 +38,18 @@ public struct RestoredState: Sendable, Equatable {
     public var owned: Set<IPPrefix>
     /// Lines of the ownership file that were not prefixes, logged and dropped.
     public var ignoredOwned: [String]
+    /// The restart marker was there: the agent last left its sessions without draining (a restart or a crash).
+    public var restarted: Bool
 
-    public init(directory: String, drains: RestoredDrains, owned: Set<IPPrefix> = [], ignoredOwned: [String] = []) {
+    public init(
+        directory: String, drains: RestoredDrains, owned: Set<IPPrefix> = [], ignoredOwned: [String] = [],
+        restarted: Bool = false
+    ) {
         self.directory = directory
         self.drains = drains
         self.owned = owned
         self.ignoredOwned = ignoredOwned
+        self.restarted = restarted
     }
 }
 
@@ -129,6 +137,11 @@ public enum AgentEvent: Sendable, Equatable {
     /// Every path `peer` now offers for `prefix` (one of the host's own prefixes); empty when it offers
     /// none, and for each of the peer's prefixes when its session goes down.
     case receivedPaths(peer: String, prefix: IPPrefix, paths: [ReceivedPath])
+    /// A service's checks reached their first verdict without changing its state (down after `fall`
+    /// failures); an up verdict arrives as `health` alone.
+    case healthVerdict(service: String)
+    /// `anycastd restart`: the next stop is a restart (see GracefulRestart.swift).
+    case restartRequested(request: RequestID)
 }
 
 /// Everything the shell carries out for the core.
@@ -152,6 +165,12 @@ public enum AgentAction: Sendable, Equatable {
     /// Send NOTIFICATION Cease/Administrative Shutdown with this message to every peer and close.
     case shutdownSessions(message: String)
     case exit(Int32)
+    /// Graceful Restart: send the End-of-RIB markers held back and clear the R bit (the restart is over).
+    case finishRestart
+    /// A restart: leave the sessions to the routers (no withdraw, no Cease; BFD AdminDown), then `exit`.
+    case handOverSessions
+    /// Write (true) or remove (false) the restart marker in the state directory; failures are logged only.
+    case saveRestartMarker(Bool)
 }
 
 /// Where a drain or stop stands, for status.
@@ -181,7 +200,7 @@ public struct AgentCore: Sendable {
     public private(set) var drainStarted: [String: AgentInstant] = [:]
     public private(set) var drainPersistence = DrainPersistence.persisted
     /// When the graceful stop began.
-    public private(set) var stopStarted: AgentInstant?
+    public internal(set) var stopStarted: AgentInstant?
     /// Prefixes removed from the file that stay on the interface until this instant.
     public private(set) var retiring: [IPPrefix: AgentInstant] = [:]
     /// Addresses anycastd added to an `existing` interface (only those are ever removed).
@@ -199,7 +218,9 @@ public struct AgentCore: Sendable {
     /// Interface warnings and errors last logged, so each is logged once until it changes.
     public private(set) var interfaceProblems: [String] = []
     /// Whether the stop sequence finished (Cease sent, exit requested).
-    public private(set) var stopped = false
+    public internal(set) var stopped = false
+    /// Graceful Restart of the agent itself (GracefulRestart.swift).
+    public internal(set) var restart = RestartState()
     /// Control replies waiting for the drain file to reach the disk.
     private var pendingReplies: [(RequestID, String)] = []
     /// When drains that could not be saved were last written again (a full disk may have room now).
@@ -211,6 +232,12 @@ public struct AgentCore: Sendable {
 
     /// Handles one event at `now` and returns what the shell must do, in order.
     public mutating func handle(_ event: AgentEvent, now: AgentInstant) -> [AgentAction] {
+        var actions = handleEvent(event, now: now)
+        restartStep(after: event, now: now, &actions)
+        return actions
+    }
+
+    private mutating func handleEvent(_ event: AgentEvent, now: AgentInstant) -> [AgentAction] {
         var actions: [AgentAction] = []
         timers = timers.filter { $0 > now }
         switch event {
@@ -250,7 +277,7 @@ public struct AgentCore: Sendable {
         case .undrainRequested(let services, let request):
             undrain(services, request: request, now: now, &actions)
         case .stopRequested:
-            stop(now: now, &actions)
+            if !restartStop(now: now, &actions) { stop(now: now, &actions) }
         case .persisted(let file, let result):
             persisted(file, result, &actions)
         case .timerFired:
@@ -259,6 +286,9 @@ public struct AgentCore: Sendable {
         case .receivedPaths(let peer, let prefix, let paths):
             receivedPaths[peer, default: [:]][prefix] = paths.isEmpty ? nil : paths
             if receivedPaths[peer]?.isEmpty == true { receivedPaths[peer] = nil }
+        case .healthVerdict: break  // restartStep records it
+        case .restartRequested(let request):
+            requestRestart(request: request, now: now, &actions)
         }
         return actions
     }
@@ -563,13 +593,14 @@ public struct AgentCore: Sendable {
     private mutating func finishStop(_ actions: inout [AgentAction]) {
         stopped = true
         actions.append(.shutdownSessions(message: "anycastd stopping"))
+        actions.append(.saveRestartMarker(false))
         actions.append(.log(.notice, "stopped"))
         actions.append(.exit(0))
     }
 
     // MARK: timers
 
-    private mutating func arm(_ instant: AgentInstant, _ actions: inout [AgentAction]) {
+    mutating func arm(_ instant: AgentInstant, _ actions: inout [AgentAction]) {
         guard timers.insert(instant).inserted else { return }
         actions.append(.armTimer(at: instant))
     }

@@ -186,6 +186,12 @@ extension Capability {
         case (2, 0): self = .routeRefresh
         case (70, 0): self = .enhancedRouteRefresh
         case (65, 4): self = .fourOctetAS(value.reduce(0) { $0 << 8 | UInt32($1) })
+        case (64, _):
+            if let capability = GracefulRestartCapability(value: value) {
+                self = .gracefulRestart(capability)
+            } else {
+                self = .unknown(code: code, value: value)
+            }
         default: self = .unknown(code: code, value: value)
         }
     }

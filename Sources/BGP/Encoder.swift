@@ -81,6 +81,7 @@ extension Capability {
         case .multiprotocol(let family): [UInt8(family.afi >> 8), UInt8(family.afi & 0xFF), 0, family.safi]
         case .routeRefresh, .enhancedRouteRefresh: []
         case .fourOctetAS(let asn): IPv4Address(asn).bytes
+        case .gracefulRestart(let capability): capability.encodedValue
         case .unknown(_, let value): value
         }
     }

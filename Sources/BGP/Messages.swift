@@ -96,7 +96,9 @@ public enum Capability: Hashable, Sendable {
     case enhancedRouteRefresh
     /// Code 65 (RFC 6793), carrying the speaker's real ASN.
     case fourOctetAS(UInt32)
-    /// Any other code, or a known code with a malformed value (such as graceful restart, 64, which we ignore).
+    /// Code 64 (RFC 4724).
+    case gracefulRestart(GracefulRestartCapability)
+    /// Any other code, or a known code with a malformed value.
     case unknown(code: UInt8, value: [UInt8])
 
     /// The capability code on the wire.
@@ -106,6 +108,7 @@ public enum Capability: Hashable, Sendable {
         case .routeRefresh: 2
         case .enhancedRouteRefresh: 70
         case .fourOctetAS: 65
+        case .gracefulRestart: 64
         case .unknown(let code, _): code
         }
     }
@@ -137,12 +140,15 @@ public struct OpenMessage: Hashable, Sendable {
     /// the 4-octet AS capability always (RFC 6793 §4.1).
     public init(
         asn: UInt32, holdTime: UInt16, identifier: IPv4Address, families: [BGPFamily],
-        routeRefresh: Bool = true, enhancedRouteRefresh: Bool = false
+        routeRefresh: Bool = true, enhancedRouteRefresh: Bool = false,
+        gracefulRestart: GracefulRestartCapability? = nil
     ) {
         var capabilities = families.map { Capability.multiprotocol($0) }
         if routeRefresh { capabilities.append(.routeRefresh) }
         if enhancedRouteRefresh { capabilities.append(.enhancedRouteRefresh) }
+        // After the others, so that an OPEN without it is byte for byte the OPEN sent before it existed.
         capabilities.append(.fourOctetAS(asn))
+        if let gracefulRestart { capabilities.append(.gracefulRestart(gracefulRestart)) }
         self.init(
             myAS: asn > 0xFFFF ? UInt16(BGPConstants.asTrans) : UInt16(asn), holdTime: holdTime,
             identifier: identifier, capabilities: capabilities)

@@ -154,6 +154,8 @@ public struct SessionConfiguration: Hashable, Sendable {
     /// negotiated hold time is 0; otherwise the send hold time is the negotiated hold time. The default
     /// is 480 seconds.
     public var sendHoldTimeWithoutHold: Duration
+    /// The Graceful Restart capability (RFC 4724) to send; nil sends none, the OPEN of before it existed.
+    public var gracefulRestart: GracefulRestartCapability? = nil
 
     public init(
         localASN: UInt32, peerASN: UInt32, routerID: IPv4Address, holdTime: UInt16 = 90,
@@ -186,9 +188,12 @@ public struct SessionConfiguration: Hashable, Sendable {
     /// iBGP when both ASNs are equal.
     public var isInternal: Bool { localASN == peerASN }
 
-    /// The OPEN we send: AS_TRANS only for a 4-octet ASN, MP for each family, route refresh, AS4.
+    /// The OPEN we send: AS_TRANS only for a 4-octet ASN, MP for each family, route refresh, AS4, and
+    /// Graceful Restart when configured.
     public var openMessage: OpenMessage {
-        OpenMessage(asn: localASN, holdTime: holdTime, identifier: routerID, families: families)
+        OpenMessage(
+            asn: localASN, holdTime: holdTime, identifier: routerID, families: families,
+            gracefulRestart: gracefulRestart)
     }
 }
 
@@ -213,7 +218,7 @@ public struct NegotiatedSession: Hashable, Sendable {
 /// actions in order. It follows one connection at a time: for a second connection during OpenSent or
 /// OpenConfirm the shell runs a second machine and uses `CollisionResolution` to pick the survivor.
 public struct SessionStateMachine: Sendable {
-    public let configuration: SessionConfiguration
+    public private(set) var configuration: SessionConfiguration
     public private(set) var state: SessionState = .idle
     /// Set from the OPEN exchange (OpenConfirm and Established).
     public private(set) var negotiated: NegotiatedSession?
@@ -231,6 +236,17 @@ public struct SessionStateMachine: Sendable {
 
     public init(configuration: SessionConfiguration) {
         self.configuration = configuration
+    }
+
+    /// Sets the R bit (RFC 4724 §3) of the Graceful Restart capability in the OPENs sent from now on; without
+    /// the capability configured, nothing changes.
+    public mutating func setRestarted(_ restarted: Bool) {
+        configuration.gracefulRestart?.restarted = restarted
+    }
+
+    /// True once OPENs are exchanged when both sides sent the Graceful Restart capability (RFC 4724 §4).
+    public var gracefulRestartNegotiated: Bool {
+        configuration.gracefulRestart != nil && negotiated?.peerOpen.gracefulRestart != nil
     }
 
     /// The codec context for this session: negotiated once OPENs are exchanged, a 2-octet IPv4-only

@@ -91,6 +91,9 @@ final class PeerController: BGPConnectionOwner {
     private var refreshesInFlight: Set<BGPFamily> = []
     /// See `findLinkLocalNextHop`; nil before the first session and on IPv4 or multihop sessions.
     private var linkLocalNextHop: IPv6Address?
+    /// End-of-RIB markers held back on a Graceful Restart session until the speaker releases them (RFC 4724
+    /// §4.1: the router keeps the stale routes until it sees them).
+    private var heldEndOfRIB: [UpdateMessage] = []
     /// The last error reported, used as the reason of the state change that follows it.
     private var pendingReason: String?
     private var status: BGPPeerStatus
@@ -102,14 +105,15 @@ final class PeerController: BGPConnectionOwner {
         var logger = core.logger
         logger[metadataKey: "peer"] = "\(settings.name)"
         self.logger = logger
-        self.primary = Session(machine: SessionStateMachine(configuration: Self.configuration(settings)))
+        self.primary = Session(
+            machine: SessionStateMachine(configuration: Self.configuration(settings, restarted: core.restarted)))
         self.received = ReceivedRoutes(maxPrefixes: settings.maxPrefixes)
         self.status = BGPPeerStatus(name: settings.name, address: settings.address, state: .idle, since: .now)
         publish()
     }
 
-    static func configuration(_ settings: BGPPeerSettings) -> SessionConfiguration {
-        SessionConfiguration(
+    static func configuration(_ settings: BGPPeerSettings, restarted: Bool = false) -> SessionConfiguration {
+        var configuration = SessionConfiguration(
             localASN: settings.localASN, peerASN: settings.asn, routerID: settings.routerId,
             holdTime: UInt16(clamping: settings.holdTime),
             families: settings.families.sorted().map { BGPFamily(unicast: $0) }, passive: settings.passive,
@@ -118,6 +122,12 @@ final class PeerController: BGPConnectionOwner {
             idleHoldTime: .milliseconds(Int64(settings.connectRetrySeconds * 1000)),
             maxIdleHoldTime: .milliseconds(
                 Int64(max(settings.connectRetrySeconds, settings.maximumRetrySeconds) * 1000)))
+        if let time = settings.gracefulRestartTime {
+            configuration.gracefulRestart = GracefulRestartCapability(
+                restarted: restarted, restartTime: time,
+                families: configuration.families.map { .init($0, forwardingPreserved: true) })
+        }
+        return configuration
     }
 
     // MARK: commands from the speaker
@@ -137,7 +147,9 @@ final class PeerController: BGPConnectionOwner {
     /// settings.
     func reset(_ reason: StopReason = .configurationChanged) {
         stop(reason).assumeIsolated().whenComplete { _ in
-            self.primary = Session(machine: SessionStateMachine(configuration: Self.configuration(self.settings)))
+            self.primary = Session(
+                machine: SessionStateMachine(
+                    configuration: Self.configuration(self.settings, restarted: self.core.restarted)))
             self.start()
         }
     }
@@ -152,6 +164,19 @@ final class PeerController: BGPConnectionOwner {
         case .idle, .connect, .active:
             break
         }
+    }
+
+    /// The agent's restart is over (RFC 4724 §4.1): End-of-RIB markers held back go out now, after the routes
+    /// sent so far, and the OPENs of later sessions carry the R bit clear.
+    func restartFinished() {
+        primary.machine.setRestarted(false)
+        candidate?.machine.setRestarted(false)
+        let held = heldEndOfRIB
+        heldEndOfRIB = []
+        guard !held.isEmpty else { return }
+        logger.info(
+            "End-of-RIB sent for \(held.compactMap(\.endOfRIBFamily).map(\.description).joined(separator: ", "))")
+        send(held.map { .update($0) })
     }
 
     func setRoutes(_ routes: [IPPrefix: RouteAttributes]) {
@@ -429,7 +454,8 @@ final class PeerController: BGPConnectionOwner {
     /// A second machine for an inbound connection that arrives while the primary one has its own
     /// connection or attempt. Started only to leave Idle: it must not connect out, it follows the inbound.
     private func makeCandidate() -> Session {
-        let second = Session(machine: SessionStateMachine(configuration: Self.configuration(settings)))
+        let second = Session(
+            machine: SessionStateMachine(configuration: Self.configuration(settings, restarted: core.restarted)))
         let actions = second.machine.handle(.start, now: now())
         for action in actions {
             if case .connect = action { continue }
@@ -518,9 +544,16 @@ final class PeerController: BGPConnectionOwner {
         ribOut = AdjRibOut(context: session.machine.codecContext)
         _ = ribOut.setDesired(resolvedRoutes())
         setState(.established)
-        let updates = ribOut.announceAll()
+        var updates = ribOut.announceAll()
+        heldEndOfRIB = []
+        if core.holdingEndOfRIB, session.machine.gracefulRestartNegotiated {
+            // RFC 4724 §4.1: the routes go out as they become known; End-of-RIB only once the agent knows them
+            // all, so that the router replaces its stale routes instead of flushing them.
+            heldEndOfRIB = updates.filter { $0.endOfRIBFamily != nil }
+            updates.removeAll { $0.endOfRIBFamily != nil }
+        }
         logger.info(
-            "established (\(session.machine.direction?.rawValue ?? "?")), hold \(session.machine.negotiated?.holdTime ?? 0) s, sending \(updates.count) UPDATEs"
+            "established (\(session.machine.direction?.rawValue ?? "?")), hold \(session.machine.negotiated?.holdTime ?? 0) s, sending \(updates.count) UPDATEs\(heldEndOfRIB.isEmpty ? "" : ", End-of-RIB held until the first health verdicts")"
         )
         send(updates.map { .update($0) })
     }
@@ -624,6 +657,7 @@ final class PeerController: BGPConnectionOwner {
         let from = status.state
         if from == .established {
             ribOut.reset()
+            heldEndOfRIB = []
             received.sessionEnded()
             refreshesInFlight = []
             status.families = [:]

@@ -43,6 +43,9 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
     /// The most prefixes of one family the peer may announce; one more ends the session with Cease/1
     /// (RFC 4486) and the error back-off. The default is `defaultMaxPrefixes`.
     public var maxPrefixes: UInt32
+    /// Graceful Restart (RFC 4724): the restart time to advertise in seconds (1…4095); nil sends no capability.
+    /// The forwarding-state bit is set for every family: the anycast addresses stay across a restart.
+    public var gracefulRestartTime: UInt16? = nil
 
     /// 100,000: far above what a router sends a host (a default route, a few aggregates), far below a full
     /// table (about 1,000,000 IPv4 routes), which a router sends only by mistake (a missing export filter).
@@ -95,6 +98,7 @@ public struct BGPPeerSettings: Sendable, Equatable, CustomStringConvertible {
         if passive { text += " passive" }
         text += ttlSecurity ? " ttl-security" : " ttl \(ttl)"
         if md5Password != nil { text += " md5 (set)" }
+        if let gracefulRestartTime { text += " graceful-restart \(gracefulRestartTime)" }
         text +=
             " hold \(holdTime) max-prefixes \(maxPrefixes) families \(families.sorted().map(\.rawValue).joined(separator: ","))"
         return text

@@ -56,6 +56,21 @@ public final class BGPSpeaker: Sendable {
         eventLoop.execute { core.value.setRoutes(peer: peer, routes) }
     }
 
+    /// Graceful Restart (RFC 4724), restarting side: the OPENs sent from now on carry the R bit when `restarted`
+    /// (the agent came back after leaving its sessions without a NOTIFICATION). Call it before `setPeers`.
+    public func setRestarted(_ restarted: Bool) {
+        let core = self.core
+        eventLoop.execute { core.value.restarted = restarted }
+    }
+
+    /// Until this is called, sessions that negotiated Graceful Restart get their routes but no End-of-RIB
+    /// (RFC 4724 §4.1); then the markers held back go out, later sessions get them at once, and the R bit
+    /// is cleared.
+    public func finishRestart() {
+        let core = self.core
+        eventLoop.execute { core.value.finishRestart() }
+    }
+
     /// Tells the speaker that the BFD session to `peer` (a configured name) went down: an established or
     /// establishing session is closed with Cease/BFD Down (RFC 9384) and started over.
     public func bfdDown(peer: String) {
@@ -108,6 +123,10 @@ final class SpeakerCore {
         didSet { listening(Set(listeners.keys)) }
     }
     private var pendingListeners: Set<String> = []
+    /// The R bit of the Graceful Restart capability in the OPENs sent (see `BGPSpeaker.setRestarted`).
+    var restarted = false
+    /// True until `finishRestart`: Graceful Restart sessions get no End-of-RIB yet.
+    private(set) var holdingEndOfRIB = true
     private var nextConnectionID = 0
     private var stopping = false
     private var refusals = RefusalLog()
@@ -172,6 +191,13 @@ final class SpeakerCore {
         }
         updateListeners()
         updateMD5Keys()
+    }
+
+    func finishRestart() {
+        guard holdingEndOfRIB || restarted else { return }
+        holdingEndOfRIB = false
+        restarted = false
+        for controller in peers.values { controller.restartFinished() }
     }
 
     func bfdDown(peer: String) {

@@ -15,6 +15,9 @@ extension ConfigDecoder {
         }
         var config = BGPConfig(asn: asn?.value ?? 0, routerId: routerId?.value ?? IPv4Address(0))
         if let holdTime = field(view, "holdTime", holdTime) { config.holdTime = holdTime.value }
+        if let node = view["gracefulRestart"] {
+            config.gracefulRestart = decodeGracefulRestart(node, path.appending("gracefulRestart"))
+        }
 
         if let peers = field(view, "peers", array) {
             var names: [Located<String>] = []
@@ -133,6 +136,9 @@ extension ConfigDecoder {
             peer.largeCommunities = large.value.map(\.value)
         }
         if let port = field(view, "port", int(1...65535)) { peer.port = port.value }
+        if let node = view["gracefulRestart"] {
+            peer.gracefulRestart = decodeGracefulRestart(node, path.appending("gracefulRestart"))
+        }
         if let bfdNode = view["bfd"] {
             peer.bfd = decodeBFD(bfdNode, path.appending("bfd"))
             // RFC 5881 single hop: the packets leave from the session's own address with TTL 255.
@@ -201,6 +207,25 @@ extension ConfigDecoder {
             nextHop.ipv6 = ipv6.value
         }
         return nextHop
+    }
+
+    /// RFC 4724 §3: the restart time is a 12-bit number of seconds; 0 would tell routers to drop the routes
+    /// at once, which is what leaving Graceful Restart off does.
+    private func decodeGracefulRestart(_ node: JSONNode, _ path: JSONPath) -> GracefulRestartConfig? {
+        guard let view = object(node, path, known: ConfigKeys.gracefulRestart) else { return nil }
+        var config = GracefulRestartConfig()
+        if let time = field(view, "restartTime", duration(.zero...Duration.seconds(86400 * 365))) {
+            let milliseconds = wholeMilliseconds(time.value) ?? 0
+            if milliseconds % 1000 != 0 || milliseconds < 1000 || milliseconds > 4_095_000 {
+                report(
+                    time.position, time.path,
+                    "restartTime must be 1s to 4095s in whole seconds (a 12-bit field, RFC 4724), "
+                        + "got \(formatDuration(time.value))")
+                return nil
+            }
+            config.restartTime = time.value
+        }
+        return config
     }
 
     private func decodeBFD(_ node: JSONNode, _ path: JSONPath) -> BFDConfig? {

@@ -9,12 +9,13 @@ public enum ConfigKeys {
     ]
     public static let interface = ["name", "kind", "uplinks", "sysctl"]
     public static let sysctl = ["arpIgnore", "arpAnnounce", "rpFilter", "setAll"]
-    public static let bgp = ["asn", "routerId", "holdTime", "peers"]
+    public static let bgp = ["asn", "routerId", "holdTime", "peers", "gracefulRestart"]
     public static let peer = [
         "name", "address", "asn", "localAddress", "passive", "multihop", "ttlSecurity", "passwordFile", "holdTime",
         "families", "nextHop", "asPathPrepend", "med", "communities", "largeCommunities", "port", "bfd",
-        "maxPrefixes",
+        "maxPrefixes", "gracefulRestart",
     ]
+    public static let gracefulRestart = ["restartTime"]
     public static let nextHop = ["ipv4", "ipv6"]
     public static let bfd = ["minInterval", "multiplier", "authentication"]
     public static let bfdAuthentication = ["type", "keyId", "keyFile"]
@@ -39,6 +40,8 @@ public enum ConfigKeys {
         "bgp.peers[]": peer,
         "bgp.peers[].nextHop": nextHop,
         "bgp.peers[].bfd": bfd,
+        "bgp.gracefulRestart": gracefulRestart,
+        "bgp.peers[].gracefulRestart": gracefulRestart,
         "bgp.peers[].bfd.authentication": bfdAuthentication,
         "services[]": service,
         "services[].checks[]": check,

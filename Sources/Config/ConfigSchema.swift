@@ -90,6 +90,10 @@ public enum ConfigSchema {
                   "$ref": "#/$defs/holdTime",
                   "default": "90s"
                 },
+                "gracefulRestart": {
+                  "description": "BGP Graceful Restart (RFC 4724) for every peer: a restart of the agent (not a stop) leaves the routes stale at the routers, which keep them for restartTime. Absent means off.",
+                  "$ref": "#/$defs/gracefulRestart"
+                },
                 "peers": {
                   "description": "The routers to peer with.",
                   "type": "array",
@@ -223,6 +227,10 @@ public enum ConfigSchema {
                   "$ref": "#/$defs/largeCommunities"
                 },
                 "port": { "description": "The router's TCP port.", "$ref": "#/$defs/port", "default": 179 },
+                "gracefulRestart": {
+                  "description": "Graceful Restart for this peer, replacing bgp.gracefulRestart.",
+                  "$ref": "#/$defs/gracefulRestart"
+                },
                 "bfd": {
                   "description": "Single-hop BFD (RFC 5880, 5881) for this peer; needs localAddress. Absent means no BFD.",
                   "type": "object",
@@ -381,6 +389,18 @@ public enum ConfigSchema {
                   "minimum": 1,
                   "maximum": 100,
                   "default": 2
+                }
+              }
+            },
+            "gracefulRestart": {
+              "type": "object",
+              "additionalProperties": false,
+              "properties": {
+                "restartTime": {
+                  "description": "How long routers keep the routes after the sessions ended without a NOTIFICATION: 1s to 4095s in whole seconds.",
+                  "$ref": "#/$defs/duration",
+                  "pattern": "^([1-9]|[1-9][0-9]|[1-9][0-9]{2}|[1-3][0-9]{3}|40[0-8][0-9]|409[0-5])(s|000ms)$|^([1-9]|[1-5][0-9]|6[0-8])m$",
+                  "default": "120s"
                 }
               }
             },

@@ -155,6 +155,8 @@ public struct PeerConfig: Sendable, Equatable {
     /// The most prefixes of one family the peer may announce before the session is reset with Cease/1
     /// (RFC 4486); nil for the speaker's default (100,000).
     public var maxPrefixes: UInt32?
+    /// Graceful Restart (RFC 4724) towards this peer, replacing `bgp.gracefulRestart`; nil uses that one.
+    public var gracefulRestart: GracefulRestartConfig?
 
     public init(
         name: String, address: IPAddress, asn: UInt32, localAddress: IPAddress? = nil, passive: Bool = false,
@@ -183,12 +185,28 @@ public struct PeerConfig: Sendable, Equatable {
     }
 }
 
+/// BGP Graceful Restart (RFC 4724), restarting-speaker side: how long routers keep this host's routes
+/// (stale) after its sessions end without a NOTIFICATION.
+public struct GracefulRestartConfig: Sendable, Equatable {
+    /// The restart time advertised in the capability: 1 to 4095 whole seconds.
+    public var restartTime: Duration
+
+    public init(restartTime: Duration = .seconds(120)) { self.restartTime = restartTime }
+}
+
 public struct BGPConfig: Sendable, Equatable {
     public var asn: UInt32
     public var routerId: IPv4Address
     /// Default hold time offered to peers; default 90 s.
     public var holdTime: Duration
     public var peers: [PeerConfig]
+    /// Graceful Restart for every peer unless a peer sets its own; nil (the default) is off.
+    public var gracefulRestart: GracefulRestartConfig?
+
+    /// The Graceful Restart settings in effect for `peer`: its own, else the global ones, else nil (off).
+    public func gracefulRestart(for peer: PeerConfig) -> GracefulRestartConfig? {
+        peer.gracefulRestart ?? gracefulRestart
+    }
 
     public init(asn: UInt32, routerId: IPv4Address, holdTime: Duration = .seconds(90), peers: [PeerConfig] = []) {
         self.asn = asn

@@ -16,6 +16,7 @@ extension Agent {
         case .status: return ControlResponse(ok: true, status: await status())
         case .drain: return await self.request { .drainRequested(request.services, request: $0) }
         case .undrain: return await self.request { .undrainRequested(request.services, request: $0) }
+        case .restart: return await self.request { .restartRequested(request: $0) }
         }
     }
 
@@ -76,6 +77,7 @@ extension Agent {
                 "drain state unreadable: \(reason); the host stays drained until `anycastd undrain`"
             ]
         }
+        snapshot.gracefulRestart = core.restartStatus(now: now)
         snapshot.timers = core.timers.sorted().map { instant in
             let left = instant - now
             return Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18

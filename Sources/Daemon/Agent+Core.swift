@@ -56,6 +56,17 @@ extension Agent {
             if stopDeadline == nil { stopDeadline = StopDeadline(seconds: 3, status: ExitStatus.ok) }
         case .exit(let code):
             exitRequests?.yield(code)
+        case .finishRestart:
+            announcer.finishRestart()
+        case .handOverSessions:
+            await announcer.handOver()
+        case .saveRestartMarker(let present):
+            guard let store else { return }
+            do {
+                if present { try store.saveRestartMarker() } else { try store.removeRestartMarker() }
+            } catch {
+                logger.warning("\(error); the next start may not know whether it follows a restart (R bit)")
+            }
         }
     }
 

@@ -11,6 +11,8 @@ extension StateStore {
             case .unreadable(let reason): .unreadable(reason)
             }
         let owned = loadOwnedAddresses()
-        return RestoredState(directory: directory, drains: drains, owned: owned.owned, ignoredOwned: owned.ignored)
+        return RestoredState(
+            directory: directory, drains: drains, owned: owned.owned, ignoredOwned: owned.ignored,
+            restarted: hasRestartMarker())
     }
 }

@@ -138,6 +138,8 @@ public actor Agent {
             services: state.services.map { service in
                 (name: service.name, checks: service.checks, defaultDNSServer: service.prefixes.first?.address)
             })
+        // The R bit must be in the very first OPEN, so it is set before any session starts.
+        if let restored, core.restart.startedAt == nil { announcer.setRestarted(restored.restarted) }
         await announcer.configure(state)
         await feed(.configurationAdopted(state, restored: restored))
         if serving { await applyMetricsListener() }
@@ -206,6 +208,7 @@ public actor Agent {
         let detail = service.checks.map { "\($0.description): \($0.lastResult ?? "no result yet")" }
             .joined(separator: "; ")
         await feed(.health(service: service.name, up: service.isUp, detail: detail))
+        if service.verdictKnown, !service.isUp { await feed(.healthVerdict(service: service.name)) }
     }
 
     // MARK: running

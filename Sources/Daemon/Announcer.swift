@@ -23,6 +23,20 @@ public protocol Announcer: Sendable {
     func forwardSessionEvents() async
     /// Resets the session with a peer at once (BFD saw the path fail).
     func resetSession(peer: String)
+    /// Graceful Restart (RFC 4724): set the R bit in the OPENs sent from now on. Called before `configure`.
+    func setRestarted(_ restarted: Bool)
+    /// Graceful Restart: End-of-RIB to the peers it was held back from, and to later sessions at once; the
+    /// R bit is cleared.
+    func finishRestart()
+    /// A restart: leave the sessions to the routers, without withdrawing and without Cease (the process exit
+    /// closes the connections); BFD sessions end with AdminDown, which routers do not take for a failure.
+    func handOver() async
+}
+
+extension Announcer {
+    public func setRestarted(_ restarted: Bool) {}
+    public func finishRestart() {}
+    public func handOver() async {}
 }
 
 /// One session event for the core.

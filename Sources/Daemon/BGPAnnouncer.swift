@@ -72,6 +72,10 @@ public final class BGPAnnouncer: Announcer {
                     ttl: peer.multihop, ttlSecurity: peer.ttlSecurity, md5Password: password,
                     holdTime: Int(hold.components.seconds), families: Set(peer.families),
                     maxPrefixes: peer.maxPrefixes ?? BGPPeerSettings.defaultMaxPrefixes))
+            if let restart = state.bgp.gracefulRestart(for: peer) {
+                settings[settings.count - 1].gracefulRestartTime = UInt16(
+                    clamping: restart.restartTime.components.seconds)
+            }
             // The configured next hops are not session settings: the planner puts them in each route.
         }
         speaker.setPeers(settings)
@@ -95,6 +99,14 @@ public final class BGPAnnouncer: Announcer {
     }
 
     public func resetSession(peer: String) { speaker.bfdDown(peer: peer) }
+
+    public func setRestarted(_ restarted: Bool) { speaker.setRestarted(restarted) }
+
+    public func finishRestart() { speaker.finishRestart() }
+
+    /// Only BFD says goodbye (AdminDown, RFC 5882 §3.2); BGP sessions are left for the process exit to close,
+    /// so the routers' Graceful Restart keeps the routes.
+    public func handOver() async { bfd.shutdown() }
 
     /// The speaker's route for one announcement: the same attributes, the next hop still typed.
     static func route(_ announcement: Announcement) -> OutboundRoute {

@@ -4,7 +4,8 @@ import NIOCore
 import NIOPosix
 
 // The control socket: a Unix stream socket (mode 0660: root and the service's group) speaking one JSON
-// request line and one JSON response line per connection. `anycastd status|drain|undrain` are its clients.
+// request line and one JSON response line per connection. `anycastd status|drain|undrain|restart` are its
+// clients.
 // Clients are bounded like scrapers (see `ControlServer.Limits`): a cap on open connections (above it a
 // connection is accepted and closed at once), a request line of at most 64 KiB, and a timeout by which the
 // request must have arrived and the answer been taken.
@@ -14,7 +15,7 @@ import NIOPosix
 
 /// A command sent to the running daemon.
 public struct ControlRequest: Codable, Sendable, Equatable {
-    public enum Command: String, Codable, Sendable { case status, drain, undrain }
+    public enum Command: String, Codable, Sendable { case status, drain, undrain, restart }
     public var command: Command
     /// Services to drain or undrain; empty means the whole host (and, for undrain, every service too).
     public var services: [String]

@@ -1,5 +1,6 @@
 // What anycastd remembers across restarts and reboots, in the state directory: the addresses it added to
-// an `existing` interface (so only those are ever removed) and which services are drained.
+// an `existing` interface (so only those are ever removed), which services are drained, and whether the
+// last run left its sessions without draining (the restart marker, for Graceful Restart).
 // The directory belongs to root, but its files are treated as outside input: reads follow no symbolic link,
 // take at most `maxFileSize` bytes and never log a file's content; writes go to a fresh temporary file
 // (mkstemp: exclusive, never through a link), which is fsynced, renamed over the old file, and followed by an
@@ -80,6 +81,34 @@ public struct StateStore: Sendable {
             throw DaemonError("cannot save drains: a service name with a control character cannot be stored")
         }
         try writeLines("drained", drains.sorted(), what: "drains")
+    }
+
+    // MARK: restart marker
+
+    /// Whether the restart marker is there: the last run of the agent left its sessions without draining (a
+    /// restart or a crash), so this start is a Graceful Restart (the R bit, RFC 4724). Only its presence
+    /// counts: a file that cannot be read (a link, too large) is there too, and it is never followed.
+    public func hasRestartMarker() -> Bool {
+        if case .missing = readLines("restarting") { return false }
+        return true
+    }
+
+    /// Writes the restart marker (at start); a stop that drains removes it again.
+    public func saveRestartMarker() throws {
+        try writeLines(
+            "restarting", ["# anycastd is running or left its sessions to the routers; removed by a stop that drains"],
+            what: "the restart marker")
+    }
+
+    /// Removes the restart marker (a link is removed, not followed); a missing marker is fine.
+    public func removeRestartMarker() throws {
+        guard unlink(path("restarting")) == 0 || errno == ENOENT else {
+            throw DaemonError("cannot remove the restart marker \(path("restarting")): \(strerrorText(errno))")
+        }
+        let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryFD >= 0 else { return }
+        defer { close(directoryFD) }
+        _ = fsync(directoryFD)
     }
 
     // MARK: reading

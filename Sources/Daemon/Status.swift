@@ -20,6 +20,8 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     public var stateErrors: [String]
     /// Seconds until each pending timer (drain delays, retiring addresses, the end of a stop, retries).
     public var timers: [Double]?
+    /// Graceful Restart in progress: End-of-RIB held back, or the next stop made a restart; nil otherwise.
+    public var gracefulRestart: String?
 
     public init(
         version: String, config: ConfigReport, interface: InterfaceReport, hostDrained: Bool, stopping: Bool,
@@ -142,6 +144,7 @@ extension StatusSnapshot {
             for error in stateErrors { lines.append("  \(error)") }
         }
         if stopping { lines.append("stopping") }
+        if let gracefulRestart { lines.append("graceful restart: \(gracefulRestart)") }
         lines.append("peers:")
         for peer in peers {
             var line = "  \(peer.name) \(peer.address) AS\(peer.asn) \(peer.state.rawValue) sent \(peer.prefixesSent)"

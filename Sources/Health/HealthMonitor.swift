@@ -68,12 +68,16 @@ public struct ServiceHealth: Sendable, Equatable {
     public var isUp: Bool
     /// In configuration order.
     public var checks: [CheckStatus]
+    /// True once the checks reached a first verdict: up, or down by `fall` failures in a row of one check
+    /// (a service starts down before any result; that is no verdict yet). Graceful Restart waits for it.
+    public var verdictKnown: Bool
 
     /// A service state as `snapshot()` and `events` report it.
-    public init(name: String, isUp: Bool, checks: [CheckStatus]) {
+    public init(name: String, isUp: Bool, checks: [CheckStatus], verdictKnown: Bool? = nil) {
         self.name = name
         self.isUp = isUp
         self.checks = checks
+        self.verdictKnown = verdictKnown ?? isUp
     }
 }
 
@@ -84,7 +88,8 @@ public struct ServiceHealth: Sendable, Equatable {
 /// is announced only after `rise` successes of each.
 ///
 /// `events` carries one `ServiceHealth` when a service first appears (its initial state: down, or up when
-/// it has no checks) and then exactly one each time its up/down state changes. A consumer that keeps the
+/// it has no checks), one when a service that stays down reaches its first verdict (`verdictKnown`), and
+/// then exactly one each time its up/down state changes. A consumer that keeps the
 /// last event per service therefore always holds the current state. Changes of one check that do not
 /// change the service state are visible in `snapshot()` only. Removed services get no event.
 public final class HealthMonitor: Sendable {
@@ -119,9 +124,16 @@ public final class HealthMonitor: Sendable {
         var checks: [RunningCheck]
         /// The state last sent on `events`.
         var reportedUp: Bool
+        /// Whether `events` has carried the first verdict (see `ServiceHealth.verdictKnown`).
+        var reportedVerdict = false
 
         var isUp: Bool { checks.allSatisfy(\.riseFall.isUp) }
-        var health: ServiceHealth { ServiceHealth(name: name, isUp: isUp, checks: checks.map(\.status)) }
+        var verdictKnown: Bool {
+            isUp || checks.contains { !$0.riseFall.isUp && $0.riseFall.failuresInRow >= $0.riseFall.fall }
+        }
+        var health: ServiceHealth {
+            ServiceHealth(name: name, isUp: isUp, checks: checks.map(\.status), verdictKnown: verdictKnown)
+        }
     }
 
     private struct State {
@@ -198,6 +210,8 @@ public final class HealthMonitor: Sendable {
                 toStop += pool.map(\.id)
                 var service = Service(name: spec.name, checks: checks, reportedUp: false)
                 service.reportedUp = service.isUp
+                // A first verdict is once per service: a reload that restarts its checks does not take it back.
+                service.reportedVerdict = (old?.reportedVerdict ?? false) || service.verdictKnown
                 if old == nil || old?.reportedUp != service.reportedUp { continuation.yield(service.health) }
                 updated.append(service)
             }
@@ -257,8 +271,11 @@ public final class HealthMonitor: Sendable {
                 state.services[serviceIndex].checks[checkIndex].lastFailure = result.detail
             }
             let service = state.services[serviceIndex]
-            if service.isUp != service.reportedUp {
+            // The first verdict is reported once even when it does not change the state (down stays down); any
+            // change of state is a verdict too.
+            if service.isUp != service.reportedUp || (service.verdictKnown && !service.reportedVerdict) {
                 state.services[serviceIndex].reportedUp = service.isUp
+                state.services[serviceIndex].reportedVerdict = true
                 continuation.yield(service.health)
             }
         }

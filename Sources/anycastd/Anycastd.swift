@@ -20,7 +20,8 @@ struct Anycastd: AsyncParsableCommand {
         abstract: "Announce anycast service addresses over BGP while the local service is healthy.",
         version: anycastdVersion,
         subcommands: [
-            Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Version.self, PrintSchema.self,
+            Reconcile.self, Check.self, Status.self, Drain.self, Undrain.self, Restart.self, Version.self,
+            PrintSchema.self,
         ]
     )
 }
@@ -194,6 +195,20 @@ struct Undrain: ParsableCommand {
     var services: [String] = []
 
     func run() throws { try report(control.send(ControlRequest(command: .undrain, services: services))) }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make the next stop a restart: no withdraw, no Cease; Graceful Restart routers keep the routes.",
+        discussion: """
+            The agent keeps running; the next stop within 10 minutes (systemctl restart, a package upgrade) \
+            leaves the routes to the routers, which keep them while the agent comes back. Refused when no \
+            peer has Graceful Restart.
+            """)
+
+    @OptionGroup var control: ControlOptions
+
+    func run() throws { try report(control.send(ControlRequest(command: .restart))) }
 }
 
 func report(_ response: ControlResponse) throws {

@@ -28,6 +28,13 @@ struct FakeShell {
     var exitAt: Duration?
     var applied: [NetlinkOperation] = []
     var nextRequest: RequestID = 1
+    /// Graceful Restart: when End-of-RIB was released, and how many route sets had been handed over by then.
+    var restartFinishedAt: Duration?
+    var routeSetsBeforeEndOfRIB: Int?
+    /// When the sessions were left to the routers (a restart stop).
+    var handedOverAt: Duration?
+    /// The restart marker as the last save left it (nil: never written nor removed).
+    var restartMarker: Bool?
 
     /// The routes the speaker has now for a peer.
     func routes(_ peer: String) -> [IPPrefix: Announcement] { routeHistory.last?.routes[peer] ?? [:] }
@@ -73,6 +80,13 @@ struct FakeShell {
             case .exit(let code):
                 exitCode = code
                 exitAt = now
+            case .finishRestart:
+                restartFinishedAt = now
+                routeSetsBeforeEndOfRIB = routeHistory.count
+            case .handOverSessions:
+                handedOverAt = now
+            case .saveRestartMarker(let present):
+                restartMarker = present
             }
         }
     }
@@ -93,6 +107,13 @@ struct FakeShell {
         let request = nextRequest
         nextRequest += 1
         feed(.drainRequested(services, request: request))
+        return replies[request]
+    }
+
+    mutating func requestRestart() -> ControlReply? {
+        let request = nextRequest
+        nextRequest += 1
+        feed(.restartRequested(request: request))
         return replies[request]
     }
 

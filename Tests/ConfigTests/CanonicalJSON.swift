@@ -107,11 +107,18 @@ extension InterfaceConfig {
 
 extension BGPConfig {
     fileprivate var canonical: CanonicalValue {
-        .object([
+        var members: [(String, CanonicalValue)] = [
             ("asn", .integer(Int64(asn))), ("routerId", .string(routerId.description)),
-            ("holdTime", .duration(holdTime)), ("peers", .array(peers.map(\.canonical))),
-        ])
+            ("holdTime", .duration(holdTime)),
+        ]
+        if let gracefulRestart { members.append(("gracefulRestart", gracefulRestart.canonical)) }
+        members.append(("peers", .array(peers.map(\.canonical))))
+        return .object(members)
     }
+}
+
+extension GracefulRestartConfig {
+    fileprivate var canonical: CanonicalValue { .object([("restartTime", .duration(restartTime))]) }
 }
 
 extension PeerConfig {
@@ -151,6 +158,7 @@ extension PeerConfig {
             }
             members.append(("bfd", .object(bfdMembers)))
         }
+        if let gracefulRestart { members.append(("gracefulRestart", gracefulRestart.canonical)) }
         return .object(members)
     }
 }

@@ -50,8 +50,9 @@ private let everyObject = """
       "$schema": "file:///usr/share/anycastd/anycastd.schema.json",
       "interface": { "name": "anycast0", "kind": "dummy", "uplinks": ["eth0"], "sysctl": { "arpIgnore": 1 } },
       "bgp": {
-        "asn": 65011, "routerId": "10.0.0.11",
+        "asn": 65011, "routerId": "10.0.0.11", "gracefulRestart": { "restartTime": "120s" },
         "peers": [ { "name": "core1", "address": "10.0.0.1", "asn": 65000, "localAddress": "10.0.0.11",
+                     "gracefulRestart": { "restartTime": "60s" },
                      "nextHop": { "ipv4": "10.0.0.11" },
                      "bfd": { "multiplier": 3,
                               "authentication": { "type": "keyed-sha1", "keyFile": "/etc/anycastd/bfd.key" } } } ]

@@ -45,6 +45,7 @@ func sampleStatus() -> StatusSnapshot {
             case .status: ControlResponse(ok: true, status: sampleStatus())
             case .drain: ControlResponse(ok: true, message: "drained \(request.services.joined(separator: ","))")
             case .undrain: ControlResponse(ok: false, message: "not drained")
+            case .restart: ControlResponse(ok: true, message: "the next stop is a restart")
             }
         }
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
@@ -56,6 +57,9 @@ func sampleStatus() -> StatusSnapshot {
             try ControlClient.send(ControlRequest(command: .drain, services: ["dns", "ntp"]), to: path)
         }.value
         #expect(drain == ControlResponse(ok: true, message: "drained dns,ntp"))
+        let restart = try await Task.detached { try ControlClient.send(ControlRequest(command: .restart), to: path) }
+            .value
+        #expect(restart == ControlResponse(ok: true, message: "the next stop is a restart"))
         await server.stop()
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(throws: DaemonError.self) { try ControlClient.send(ControlRequest(command: .status), to: path) }

@@ -95,6 +95,28 @@ struct HealthMonitorTests {
         #expect(latency > 0.2, "detection took \(latency) s: faster than three failed checks allow")
     }
 
+    @Test func aServiceThatStartsDownReportsItsFirstVerdictOnce() async {
+        let responder = DNSResponder()
+        defer { responder.stop() }
+        responder.set(.silent)
+        let monitor = HealthMonitor()
+        defer { monitor.stop() }
+        let log = EventLog(monitor)
+        monitor.update(services: [
+            (name: "dns", checks: [Self.dnsConfig(port: responder.port, fall: 2)], defaultDNSServer: loopback4)
+        ])
+        // The initial state (down, no verdict yet), then the verdict after two failures: still down.
+        #expect(await waitUntil(seconds: 5) { log.all.count == 2 }, "\(log.summary)")
+        #expect(log.summary == ["dns:down", "dns:down"])
+        #expect(log.all.map(\.verdictKnown) == [false, true])
+        #expect(log.all.last?.checks.first?.failuresInRow == 2)
+        // Staying down sends nothing more; going up is one more event, as before.
+        try? await Task.sleep(for: .milliseconds(300))
+        #expect(log.all.count == 2)
+        responder.set(.answer)
+        #expect(await waitUntil(seconds: 5) { log.summary == ["dns:down", "dns:down", "dns:up"] }, "\(log.summary)")
+    }
+
     @Test func serviceWithoutChecksIsUpAtOnce() async {
         let monitor = HealthMonitor()
         defer { monitor.stop() }
