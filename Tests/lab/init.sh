@@ -2,6 +2,9 @@
 # /init of the lab initramfs (busybox sh, PID 1). It mounts the host's / (9p, read-only) under a tmpfs
 # overlay, makes the full modules tree reachable for module autoload, mounts the control share that
 # run.sh filled, runs its command in a chroot, prints the exit marker run.sh parses, and powers off.
+# With acdlab.init=systemd it instead writes a small set of units into the overlay and switch_roots
+# into the host's systemd as PID 1; the command then runs as the oneshot unit acdlab-run.service,
+# which prints the same markers and powers the VM off.
 # Settings come from the kernel command line (acdlab.*), written by run.sh.
 export PATH=/sbin:/bin
 umask 022
@@ -16,7 +19,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 
-nonce='' modules='' share='' verbose=0 msize=262144
+nonce='' modules='' share='' verbose=0 msize=262144 init=chroot
 # shellcheck disable=SC2013 # the command line is words
 for arg in $(cat /proc/cmdline); do
     case $arg in
@@ -24,6 +27,7 @@ for arg in $(cat /proc/cmdline); do
     acdlab.modules=*) modules=${arg#*=} ;;
     acdlab.share=*) share=${arg#*=} ;;
     acdlab.verbose=*) verbose=${arg#*=} ;;
+    acdlab.init=*) init=${arg#*=} ;;
     esac
 done
 version=$(uname -r)
@@ -71,6 +75,12 @@ mount -t 9p -o "$nine" labctl $r/run/lab || fail "cannot mount the control share
 if [ -n "$share" ]; then
     mkdir -p "$r$share"
     mount -t 9p -o "$nine" labshare "$r$share" || fail "cannot mount the shared folder $share"
+fi
+
+if [ "$init" = systemd ]; then
+    # shellcheck source=Tests/lab/init-systemd.sh
+    . /lib/init-systemd.sh
+    boot_systemd # does not return
 fi
 ip link set lo up 2>/dev/null
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the lab's initramfs: busybox-static with its applet links, the modules needed to reach the
 # host's / (virtio_pci, 9pnet_virtio, 9p, overlay, plus their dependencies from modules.dep) and
-# Tests/lab/init.sh as /init. Cached in the lab cache by a hash of everything that goes in; prints
+# Tests/lab/init.sh as /init (init-systemd.sh beside it). Cached in the lab cache by a hash of
+# everything that goes in; prints
 #   INITRAMFS=/path/to/initramfs-HASH.cpio.gz
 # Uses KERNEL_VERSION/KERNEL_MODULES from the environment, or runs kernel.sh to get them.
 set -euo pipefail
@@ -38,7 +39,7 @@ done
 hash=$(
     {
         echo "$KERNEL_VERSION"
-        sha256sum "$LAB_DIR/initramfs.sh" "$LAB_DIR/init.sh" "$busybox" | cut -d' ' -f1
+        sha256sum "$LAB_DIR/initramfs.sh" "$LAB_DIR/init.sh" "$LAB_DIR/init-systemd.sh" "$busybox" | cut -d' ' -f1
         for rel in "${order[@]}"; do
             echo "$rel $(sha256sum "$KERNEL_MODULES/$rel" | cut -d' ' -f1)"
         done
@@ -59,6 +60,7 @@ if [[ ! -s $out ]]; then
         basename "$rel"
     done >"$tmp/etc/lab-modules"
     install -m 0755 "$LAB_DIR/init.sh" "$tmp/init"
+    install -m 0644 "$LAB_DIR/init-systemd.sh" "$tmp/lib/init-systemd.sh"
     (cd "$tmp" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --reproducible --quiet | gzip -n -6) \
         >"$out.tmp.$$"
     mv "$out.tmp.$$" "$out"

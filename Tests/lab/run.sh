@@ -3,12 +3,13 @@
 # kernel lacks (the dummy link type) can be tested. The VM's root is the host's / (read-only 9p,
 # tmpfs overlay on top: writes stay in the VM); the working directory is the caller's.
 #
-#   Tests/lab/run.sh [--timeout SECONDS] [--share DIR] [--env NAME=VALUE]... -- COMMAND [ARG...]
+#   Tests/lab/run.sh [--timeout SECONDS] [--share DIR] [--env NAME=VALUE]... [--systemd] -- COMMAND [ARG...]
 #   Tests/lab/run.sh [options] SCRIPT [ARG...]       (the script is copied in, so it may live in /tmp)
 #
 #   --timeout SECONDS  kill the VM after this long (default 600); run.sh then exits 124
 #   --share DIR        share the host folder DIR read-write, at the same path inside the VM
 #   --env NAME=VALUE   set a variable for the command (ANYCASTD_* variables are passed on anyway)
+#   --systemd          boot the host's systemd as PID 1 and run the command as a oneshot unit
 #
 # The command's stdout and stderr appear on stdout, and its exit status is run.sh's. Inside, the
 # command sees ANYCASTD_LAB=1, host /tmp and /run are fresh tmpfs, and `ip link add X type dummy`
@@ -18,7 +19,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage() {
-    sed -n '4,17s/^# \{0,1\}//p' "$0"
+    sed -n '4,18s/^# \{0,1\}//p' "$0"
     exit "${1:-0}"
 }
 
@@ -26,6 +27,7 @@ timeout_s=600
 share=''
 envs=()
 script=''
+init=chroot
 while (($# > 0)); do
     case $1 in
     --timeout)
@@ -42,6 +44,10 @@ while (($# > 0)); do
         [[ ${2:-} =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || lab_die "--env needs NAME=VALUE (got '${2:-}')"
         envs+=("$2")
         shift 2
+        ;;
+    --systemd)
+        init=systemd
+        shift
         ;;
     -h | --help) usage ;;
     --)
@@ -108,9 +114,14 @@ nonce=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
     echo
 } >"$ctl/cmd"
 
-append="console=ttyS0 quiet panic=-1 acdlab.nonce=$nonce acdlab.modules=$KERNEL_MODULES"
+append="console=ttyS0 quiet panic=-1 no_timer_check acdlab.nonce=$nonce acdlab.modules=$KERNEL_MODULES"
 [[ -n $share ]] && append+=" acdlab.share=$share"
 lab_verbose && append+=" acdlab.verbose=1"
+if [[ $init == systemd ]]; then
+    [[ -x /lib/systemd/systemd ]] || lab_die "--systemd: /lib/systemd/systemd is missing on this host (apt-get install systemd)"
+    # The lab's own target instead of multi-user.target; no status lines on the console.
+    append+=" acdlab.init=systemd systemd.unit=acdlab.target systemd.show_status=0"
+fi
 # shellcheck disable=SC2054 # the commas are qemu option syntax
 qemu=(
     qemu-system-x86_64 -accel tcg,thread=multi -cpu "${ANYCASTD_LAB_CPU:-max}" -smp 2 -m 2048

@@ -2,7 +2,8 @@
 # Proves the kernel lab works: in one VM boot, `ip link add anycast0 type dummy` succeeds (the module
 # autoloads), `ip -d link` calls it dummy, the working directory and ANYCASTD_* variables arrive, a
 # script from the host's /tmp runs, the shared folder carries a file back, and the command's exit
-# status (3) becomes run.sh's; then a VM that outlives --timeout makes run.sh fail with 124.
+# status (3) becomes run.sh's; then a VM that outlives --timeout makes run.sh fail with 124; then a boot
+# with --systemd runs its command under systemd as PID 1.
 # Prints TAP-style lines and exits non-zero on failure.
 set -euo pipefail
 lab=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,6 +60,14 @@ rc=0
 "$lab/run.sh" --timeout 3 -- sleep 100 >"$work/out2" 2>&1 || rc=$?
 check "a VM outliving --timeout makes run.sh exit 124" 124 "$rc"
 check "and says so" "1" "$(grep -c 'timed out after 3s' "$work/out2" || true)"
+
+rc=0
+"$lab/run.sh" --systemd --timeout 300 -- bash -c 'echo "pid1=$(cat /proc/1/comm)"; systemctl is-active acdlab-run.service; exit 5' \
+    >"$work/out3" 2>&1 || rc=$?
+check "--systemd: the command's exit status 5 is run.sh's" 5 "$rc"
+check "--systemd: systemd is PID 1" "pid1=systemd" "$(grep '^pid1=' "$work/out3" || true)"
+check "--systemd: the command runs as the unit acdlab-run.service" "activating" "$(grep -x 'activating' "$work/out3" || true)"
+[[ $rc == 5 ]] || echo "# output was: $(cat "$work/out3")"
 
 echo "1..$n"
 if ((failed > 0)); then

@@ -3,7 +3,7 @@
 #   1. unit + namespace tests (swift test, as root)
 #   2. fuzz replay (the decoder's corpus and past crashes, briefly)
 #   3. interop tests against BIRD, FRR, GoBGP and ExaBGP in namespaces (BFD against BIRD too)
-#   4. system tests in the kernel lab (a stock Debian kernel under qemu)
+#   4. system tests in the kernel lab (a stock Debian kernel under qemu), the package under systemd too
 # A tier that cannot run counts as failed and says why; nothing is skipped quietly.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -102,6 +102,9 @@ run_tier harden-state Tests/interop/harden-state.sh --bin "$release"
 run_tier fleet Tests/interop/fleet.sh --bin "$release"
 # Installing and purging the package under TCG takes minutes; give each system test file room.
 ANYCASTD_SYSTEM_TIMEOUT=${ANYCASTD_SYSTEM_TIMEOUT:-420} run_tier system Tests/system/run.sh
+# The package under systemd as PID 1 (a second lab boot): install, notify, reload, watchdog, stop, restart,
+# upgrade. About 6 minutes here, most of it apt-get and dpkg under TCG (install 55 s, upgrade 120 s).
+run_tier system-systemd Tests/system/systemd.sh
 
 echo "=== summary"
 for line in "${tier_result[@]}"; do echo "  $line"; done
