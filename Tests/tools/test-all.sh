@@ -79,6 +79,7 @@ run_tier bfd Tests/interop/bfd.sh
 run_tier daemon-bfd Tests/interop/daemon-bfd.sh
 run_tier core-dryrun Tests/interop/core-dryrun.sh
 run_tier harden-bfd Tests/interop/harden-bfd.sh
+run_tier gr Tests/interop/gr.sh
 # The system tests' own helpers, checked on this host (no VM).
 run_tier system-lib Tests/system/lib-selftest.sh
 # The hardening tiers attack the binary that ships: the release build that `make deb` packages.
