@@ -83,6 +83,7 @@ run_tier unnumbered Tests/interop/unnumbered.sh
 run_tier azure Tests/interop/azure.sh
 # Issue 9: last resort, degraded and dampening against BIRD (ADD-PATH tx) and FRR.
 run_tier policy Tests/interop/policy.sh
+run_tier gr Tests/interop/gr.sh
 # The system tests' own helpers, checked on this host (no VM).
 run_tier system-lib Tests/system/lib-selftest.sh
 # The hardening tiers attack the binary that ships: the release build that `make deb` packages.
