@@ -63,7 +63,7 @@ extension AgentCore {
                                 + "health verdicts"))
                 }
             }
-        case .health(let service, let up, _) where up:
+        case .health(let service, let up, _, _) where up:
             restart.verdictsKnown.insert(service)
         case .healthVerdict(let service):
             restart.verdictsKnown.insert(service)
