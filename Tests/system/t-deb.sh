@@ -39,9 +39,10 @@ phase() {
 
 # --- install ---------------------------------------------------------------------------------------
 phase install
-# A state directory left by an earlier run from a checkout as root: the package must hand it to the service.
+# A state directory left by an earlier run from a checkout as root: the package must hand it to the service,
+# with the agent's state files in it (postinst names them; an empty drain list changes nothing).
 install -d -o root -g root -m 0755 /var/lib/anycastd
-echo '[]' >/var/lib/anycastd/runtime-leftover.json
+echo '# left by a run as root' >/var/lib/anycastd/drained
 out=$(no_swift apt-get install -y --no-install-recommends "$deb" 2>&1)
 status=$?
 assert_eq "apt-get install ./$(basename "$deb") exits 0 (no Swift toolchain in PATH)" 0 "$status"
@@ -140,8 +141,8 @@ install -d -o anycastd -g anycastd -m 0750 /run/anycastd
 assert_match "/var/lib/anycastd belongs to anycastd, mode 0750" '^750 anycastd anycastd$' \
     "$(stat -c '%a %U %G' /var/lib/anycastd 2>&1)"
 assert_match "state left in /var/lib/anycastd by a root run belongs to anycastd" '^anycastd$' \
-    "$(stat -c '%U' /var/lib/anycastd/runtime-leftover.json 2>&1)"
-rm -f /var/lib/anycastd/runtime-leftover.json
+    "$(stat -c '%U' /var/lib/anycastd/drained 2>&1)"
+rm -f /var/lib/anycastd/drained
 cat >/etc/anycastd/anycastd.json <<'JSON'
 {
   "$schema": "file:///usr/share/anycastd/anycastd.schema.json",
