@@ -77,6 +77,19 @@ if [ -n "$share" ]; then
     mount -t 9p -o "$nine" labshare "$r$share" || fail "cannot mount the shared folder $share"
 fi
 
+# Package operations in the lab (Tests/system/t-deb.sh, systemd.sh) without the costs that are not the
+# package's: man-db's trigger rebuilds the whole manual index unless its auto-update flag is gone
+# (minutes under TCG; `man PAGE` still finds pages by path), and apt parses every downloaded package
+# list although the lab installs local .deb files whose dependencies the host already has (tens of
+# seconds). Both only in the overlay: the host keeps its files.
+rm -f $r/var/lib/man-db/auto-update
+mkdir -p $r/etc/apt/apt.conf.d $r/var/lib/acdlab-apt-lists/partial
+cat >$r/etc/apt/apt.conf.d/00acdlab <<'APT'
+Dir::State::Lists "/var/lib/acdlab-apt-lists";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT
+
 if [ "$init" = systemd ]; then
     # shellcheck source=Tests/lab/init-systemd.sh
     . /lib/init-systemd.sh

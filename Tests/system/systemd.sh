@@ -140,8 +140,7 @@ bgp_dnsmasq_start h2
 
 # --- install ---------------------------------------------------------------------------------------
 phase install
-# man-db's trigger rebuilds the whole manual index: minutes under TCG, and not the package's behaviour.
-echo "man-db man-db/auto-update boolean false" | debconf-set-selections
+# man-db's trigger and apt's package lists are off in the lab (Tests/lab/init.sh): neither is the package's.
 out=$(apt-get install -y --no-install-recommends "$deb" 2>&1)
 status=$?
 assert_eq "apt-get install $(basename "$deb") exits 0" 0 "$status"
