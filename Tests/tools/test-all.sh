@@ -101,10 +101,13 @@ run_tier harden-files Tests/interop/harden-files.sh --bin "$release"
 run_tier harden-checks Tests/interop/harden-checks.sh --bin "$release"
 run_tier harden-state Tests/interop/harden-state.sh --bin "$release"
 run_tier fleet Tests/interop/fleet.sh --bin "$release"
-# Installing and purging the package under TCG takes minutes; give each system test file room.
+# Installing and purging the package under TCG takes minutes (t-deb: about 200 s of the tier with other
+# builds running, 35 s of it per apt-get install; man-db's trigger and apt's lists are off in the lab);
+# give each system test file room.
 ANYCASTD_SYSTEM_TIMEOUT=${ANYCASTD_SYSTEM_TIMEOUT:-420} run_tier system Tests/system/run.sh
 # The package under systemd as PID 1 (a second lab boot): install, notify, reload, watchdog, stop, restart,
-# upgrade. About 6 minutes here, most of it apt-get and dpkg under TCG (install 55 s, upgrade 120 s).
+# upgrade. 4-6 minutes here with other builds running (6 at a lower load before the lab turned off man-db's
+# trigger and apt's lists), most of it boot, apt-get and dpkg under TCG (install 40-110 s, upgrade 48 s).
 run_tier system-systemd Tests/system/systemd.sh
 
 echo "=== summary"
