@@ -33,7 +33,19 @@ if [[ ${1:-} != --inside ]]; then
         exit 1
     fi
     deb=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
-    work=$(mktemp -d "${TMPDIR:-/tmp}/acd-systemd.XXXXXX")
+    # The lab shares one folder read-write at its own path. A checkout under /tmp or /run (a CI clone) must
+    # itself be shared (the VM's /tmp is fresh), so the work folder then goes inside it.
+    case $root in
+    /tmp/* | /run/*)
+        mkdir -p "$root/.build"
+        work=$(mktemp -d "$root/.build/acd-systemd.XXXXXX")
+        share=$root
+        ;;
+    *)
+        work=$(mktemp -d "${TMPDIR:-/tmp}/acd-systemd.XXXXXX")
+        share=$work
+        ;;
+    esac
     trap 'rm -rf "$work"' EXIT
     # The upgrade's "next version": the same files repacked as upstream patch + 1 with a changelog entry
     # (a release build costs minutes; the binary inside still says the old version, and dpkg runs the
@@ -58,7 +70,7 @@ if [[ ${1:-} != --inside ]]; then
     echo "# package $deb ($version); upgrade to $work/anycastd_${next}_amd64.deb ($next)"
     out=$work/console
     rc=0
-    "$root/Tests/lab/run.sh" --systemd --share "$work" --timeout "${ANYCASTD_SYSTEMD_TIMEOUT:-900}" \
+    "$root/Tests/lab/run.sh" --systemd --share "$share" --timeout "${ANYCASTD_SYSTEMD_TIMEOUT:-900}" \
         --env "ANYCASTD_DEB=$deb" --env "ANYCASTD_DEB_NEXT=$work/anycastd_${next}_amd64.deb" \
         -- bash "$here/systemd.sh" --inside 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
