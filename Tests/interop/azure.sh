@@ -15,13 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
-BIN=$REPO/.build/debug/anycastd
-[ "${1:-}" = --bin ] && BIN=$2
-[ -x "$BIN" ] || io_die "$BIN not built (swift build)"
-io_require
-io_init
-trap io_cleanup EXIT
-IO_TAG=azure
+io_start azure "$@"
 
 # host (10.79.2.10) -- vnet router -- rs-a (10.79.11.4), rs-b (10.79.12.5)
 host=acd-az-h

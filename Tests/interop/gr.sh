@@ -16,13 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
-BIN=$REPO/.build/debug/anycastd
-[ "${1:-}" = --bin ] && BIN=$2
-[ -x "$BIN" ] || io_die "$BIN not built (swift build)"
-io_require
-io_init
-trap io_cleanup EXIT
-IO_TAG=gr
+io_start gr "$@"
 
 host=acd-io-gr-h
 bns=acd-io-gr-b

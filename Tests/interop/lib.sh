@@ -67,6 +67,20 @@ io_kill() {
 }
 
 # io_cleanup: stops every recorded pid and deletes every namespace this run created.
+# The start of a daemon tier: the binary (`--bin PATH`, else the debug build), the tools, the lab, the
+# cleanup on exit, and TAG in the log lines. Needs REPO. Usage: io_start TAG "$@"
+io_start() {
+    local tag=$1
+    shift
+    BIN=$REPO/.build/debug/anycastd
+    [ "${1:-}" = --bin ] && BIN=$2
+    [ -x "$BIN" ] || io_die "$BIN not built (swift build)"
+    io_require
+    io_init
+    trap io_cleanup EXIT
+    IO_TAG=$tag
+}
+
 io_cleanup() {
     [ -n "${IO_ROOT:-}" ] || return 0
     local pids
