@@ -10,7 +10,8 @@
 // - drain: GRACEFUL_SHUTDOWN 65535:0 for the drain delay when enabled (RFC 8326), then withdraw; the
 //   control client is answered once the drain is on disk (or told that it is not);
 // - stop: the drain sequence for everything, then NOTIFICATION Cease/Administrative Shutdown (RFC 9003) and
-//   exit; a second stop exits at once;
+//   exit; a second stop exits at once; during the GRACEFUL_SHUTDOWN phase the checks run fast and the first
+//   failure withdraws (a service stopped together with the agent stops drawing traffic at once);
 // - removal from the file: withdraw, wait the drain delay, only then remove the address;
 // - restart (`anycastd restart`, then a stop; or a crash): no withdraw, no Cease, and after the next start
 //   End-of-RIB only once every service has its first health verdict (GracefulRestart.swift, RFC 4724).
@@ -167,6 +168,10 @@ public enum AgentAction: Sendable, Equatable {
     case reply(RequestID, ControlReply)
     /// Run these services' checks now (`anycastd recheck`); the verdicts arrive as `health` events.
     case runChecks(Set<String>)
+    /// A stop began with a GRACEFUL_SHUTDOWN phase: run every check now, then at its fastInterval (10 ms
+    /// without one), and take a check down at its first failure. A service stopped together with the agent
+    /// is then withdrawn at once instead of drawing traffic for the rest of the phase.
+    case checkClosely
     /// Reset the BGP session with this peer (BFD saw the path fail).
     case resetSession(peer: String, reason: String)
     /// Send NOTIFICATION Cease/Administrative Shutdown with this message to every peer and close.
@@ -608,12 +613,15 @@ public struct AgentCore: Sendable {
             finishStop(&actions)
             return
         }
-        let graceful = desired?.drain.gracefulShutdown == true
+        let graceful = desired?.drain.gracefulShutdown == true && delay > .zero
         actions.append(
             .log(
                 .notice,
-                "stopping: \(graceful ? "GRACEFUL_SHUTDOWN now, withdrawing" : "withdrawing now, waiting") \(formatDuration(delay))"
+                graceful
+                    ? "stopping: GRACEFUL_SHUTDOWN now, withdrawing \(formatDuration(delay)); a service whose check fails before then is withdrawn at once"
+                    : "stopping: withdrawing now, waiting \(formatDuration(delay))"
             ))
+        if graceful { actions.append(.checkClosely) }
         evaluate(now: now, &actions)
         arm(now + delay, &actions)
     }

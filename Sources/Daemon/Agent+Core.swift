@@ -50,6 +50,8 @@ extension Agent {
             replies[request] = reply
         case .runChecks(let services):
             health.recheck(services: services)
+        case .checkClosely:
+            health.beginStop()
         case .resetSession(let peer, _):
             announcer.resetSession(peer: peer)
         case .shutdownSessions(let message):

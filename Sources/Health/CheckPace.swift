@@ -29,6 +29,17 @@ public struct CheckPace: Sendable, Equatable {
         self.init(interval: config.interval, fastInterval: config.fastInterval)
     }
 
+    /// The pace of a check while the agent stops with a GRACEFUL_SHUTDOWN phase: its `fastInterval`, or
+    /// `stopInterval` when it has none, and never slower than its interval. The phase lasts the drain delay;
+    /// a service that goes away during it (stopped with the agent) is withdrawn at its first failed run.
+    public static func stopping(_ config: CheckConfig) -> CheckPace {
+        let fast = min(config.fastInterval ?? stopInterval, config.interval)
+        return CheckPace(interval: fast)
+    }
+
+    /// How often a check without a `fastInterval` runs during a stop.
+    public static let stopInterval = Duration.milliseconds(10)
+
     /// When the run after one that was due at `due` and finished at `now` is due; `changing` when the result
     /// left the check's streak under way (`RiseFall.isChanging`). Never earlier than `now`.
     public func next(due: Int64, now: Int64, changing: Bool) -> Int64 {

@@ -51,7 +51,7 @@ final class CheckScheduler: Sendable {
 
     private struct Entry {
         let check: ScheduledCheck
-        let pace: CheckPace
+        var pace: CheckPace
         var due: Int64
         var phase: Phase = .waiting
         /// Set by `remove` while the check runs: the worker drops the result and signals the remover.
@@ -69,6 +69,8 @@ final class CheckScheduler: Sendable {
         /// When the next sweep for stray processes is due; nil when none is needed.
         var sweepAt: Int64?
         var stopped = false
+        /// Set by `paceForStop`: checks keep `CheckPace.stopping`, including checks added later.
+        var stopping = false
     }
 
     init(workerLimit: Int = CheckScheduler.defaultWorkerLimit, processes: CheckProcesses = .shared)
@@ -100,7 +102,9 @@ final class CheckScheduler: Sendable {
         state.withLock { state in
             guard !state.stopped else { return }
             for check in checks {
-                state.entries[check.id] = Entry(check: check, pace: CheckPace(check.check.config), due: now)
+                let config = check.check.config
+                let pace = state.stopping ? CheckPace.stopping(config) : CheckPace(config)
+                state.entries[check.id] = Entry(check: check, pace: pace, due: now)
             }
         }
         thread.wake()
@@ -138,6 +142,21 @@ final class CheckScheduler: Sendable {
             for id in ids {
                 guard let entry = state.entries[id], case .waiting = entry.phase else { continue }
                 state.entries[id]?.due = now
+            }
+        }
+        thread.wake()
+    }
+
+    /// The agent is stopping with a GRACEFUL_SHUTDOWN phase: every check runs now (unless it is queued or
+    /// running already) and from then on at `CheckPace.stopping`. There is no way back: the process exits.
+    func paceForStop() {
+        let now = monotonicNanos()
+        state.withLock { state in
+            guard !state.stopped else { return }
+            state.stopping = true
+            for (id, entry) in state.entries {
+                state.entries[id]?.pace = CheckPace.stopping(entry.check.check.config)
+                if case .waiting = entry.phase { state.entries[id]?.due = now }
             }
         }
         thread.wake()

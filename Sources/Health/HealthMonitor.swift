@@ -169,6 +169,8 @@ public final class HealthMonitor: Sendable {
         var index: [Int: (service: Int, check: Int)] = [:]
         var nextID = 0
         var stopped = false
+        /// Set by `beginStop`: the first failure takes an up check down.
+        var stopping = false
     }
 
     /// Creates an idle monitor (its scheduler thread waits); checks start with the first `update(services:)`.
@@ -276,6 +278,20 @@ public final class HealthMonitor: Sendable {
         return ids.count
     }
 
+    /// The agent is stopping with a GRACEFUL_SHUTDOWN phase (the service may be going down with it): every
+    /// check runs now and then at `CheckPace.stopping` (its fastInterval, or 10 ms), and its first failure
+    /// takes it down (no `fall` streak), so the service's prefixes are withdrawn at once. Returns how many
+    /// checks there are.
+    @discardableResult
+    public func beginStop() -> Int {
+        let count = state.withLock { state -> Int in
+            state.stopping = true
+            return state.services.reduce(0) { $0 + $1.checks.count }
+        }
+        if case .success(let scheduler) = scheduler { scheduler.paceForStop() }
+        return count
+    }
+
     /// The current state of every service, in the order last given to `update`.
     public func snapshot() -> [ServiceHealth] {
         state.withLock { $0.services.map(\.health) }
@@ -299,7 +315,7 @@ public final class HealthMonitor: Sendable {
         state.withLock { state in
             guard !state.stopped, let (serviceIndex, checkIndex) = state.index[id] else { return false }
             state.services[serviceIndex].checks[checkIndex].riseFall.record(
-                success: result.success, detail: result.detail)
+                success: result.success, detail: result.detail, fallAtOnce: state.stopping)
             state.services[serviceIndex].checks[checkIndex].lastDuration = result.duration
             state.services[serviceIndex].checks[checkIndex].runs += 1
             state.services[serviceIndex].checks[checkIndex].durationSum += result.duration

@@ -57,9 +57,10 @@ public struct RiseFall: Sendable, Equatable {
     /// at that pace while this holds (`CheckPace`).
     public var isChanging: Bool { state == .up ? failuresInRow > 0 : successesInRow > 0 }
 
-    /// Records one check result and returns the transition it caused, if any.
+    /// Records one check result and returns the transition it caused, if any. `fallAtOnce` takes an up check
+    /// down at its first failure (the agent is stopping: there is nothing left to debounce).
     @discardableResult
-    public mutating func record(success: Bool, detail: String? = nil) -> Transition? {
+    public mutating func record(success: Bool, detail: String? = nil, fallAtOnce: Bool = false) -> Transition? {
         lastResult = detail
         if success {
             successesInRow += 1
@@ -71,7 +72,7 @@ public struct RiseFall: Sendable, Equatable {
         } else {
             failuresInRow += 1
             successesInRow = 0
-            if state == .up && failuresInRow >= fall {
+            if state == .up && (failuresInRow >= fall || fallAtOnce) {
                 state = .down
                 return Transition(from: .up, to: .down)
             }

@@ -156,6 +156,37 @@ import Testing
         #expect(shell.hasAddress(dnsV4))  // a stop keeps the addresses
     }
 
+    @Test func aServiceThatFailsDuringTheStopsGracefulShutdownIsWithdrawnAtOnce() {
+        var shell = FakeShell.running()
+        shell.advance(by: .seconds(1))
+        shell.feed(.stopRequested)
+        #expect(shell.checkedCloselyAt == .seconds(1))
+        #expect(shell.logs.contains { $0.contains("a service whose check fails before then is withdrawn at once") })
+        #expect(shell.routes("core1")[dnsV4]?.communities == [.gracefulShutdown])
+        shell.advance(by: .milliseconds(30))
+        // The service went down with the agent: its first failed check (fall 1 during the stop) ends its phase.
+        shell.feed(.health(service: "dns", up: false, detail: "dns 192.0.2.53:53: connection refused"))
+        #expect(shell.routes("core1")[dnsV4] == nil)
+        #expect(shell.routes("core1")[dnsV6] == nil)
+        // The other service keeps its GRACEFUL_SHUTDOWN phase and the stop its timing.
+        #expect(shell.routes("core1")[ntpV4]?.communities == [.gracefulShutdown])
+        #expect(shell.exitCode == nil)
+        shell.advance(to: .seconds(3))
+        #expect(shell.exitAt == .seconds(3))
+        #expect(shell.routes("core1").isEmpty)
+    }
+
+    @Test func aStopWithoutAGracefulShutdownPhaseDoesNotHurryTheChecks() {
+        var shell = FakeShell.running(state(gracefulShutdown: false))
+        shell.feed(.stopRequested)
+        #expect(shell.checkedCloselyAt == nil)
+        var zero = FakeShell.running(state(delay: .zero))
+        zero.feed(.stopRequested)
+        zero.advance(by: .milliseconds(1))
+        #expect(zero.checkedCloselyAt == nil)
+        #expect(zero.exitCode == 0)
+    }
+
     @Test func aSecondStopExitsAtOnceWithoutWaiting() {
         var shell = FakeShell.running()
         shell.feed(.stopRequested)

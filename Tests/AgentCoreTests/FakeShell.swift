@@ -26,6 +26,8 @@ struct FakeShell {
     /// Services whose checks the core asked to run now, in order.
     var rechecks: [Set<String>] = []
     var shutdownAt: Duration?
+    /// When the core asked for the checks to run closely for a stop.
+    var checkedCloselyAt: Duration?
     var exitCode: Int32?
     var exitAt: Duration?
     var applied: [NetlinkOperation] = []
@@ -77,6 +79,8 @@ struct FakeShell {
                 replies[request] = reply
             case .runChecks(let services):
                 rechecks.append(services)
+            case .checkClosely:
+                checkedCloselyAt = now
             case .resetSession(let peer, _):
                 resets.append(peer)
             case .shutdownSessions:

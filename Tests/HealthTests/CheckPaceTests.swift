@@ -1,7 +1,9 @@
 // CheckPace on a fake clock: the next-run instant after each result, a settled check's unchanged grid, the
 // fast pace while a streak is under way, and the detection bounds for a dead and a hung server, found by
 // running RiseFall and CheckPace together through every instant at which the server can fail.
+import Config
 import Health
+import NetAddress
 import Testing
 
 private let ms: Int64 = 1_000_000
@@ -11,6 +13,21 @@ private let ms: Int64 = 1_000_000
 private func reaches(_ worst: Int64, _ bound: Int64) -> Bool { worst <= bound && worst > bound - ms / 10 }
 
 struct CheckPaceTests {
+    @Test func duringAStopAChecksPaceIsItsFastIntervalOr10msAndNeverSlowerThanItsInterval() {
+        var config = CheckConfig(
+            kind: .tcp(address: .v4(IPv4Address("127.0.0.1")!), port: 53), interval: .milliseconds(100))
+        #expect(CheckPace.stopping(config) == CheckPace(interval: .milliseconds(10)))
+        config.fastInterval = .milliseconds(30)
+        #expect(CheckPace.stopping(config) == CheckPace(interval: .milliseconds(30)))
+        config.fastInterval = nil
+        config.interval = .milliseconds(5)
+        #expect(CheckPace.stopping(config) == CheckPace(interval: .milliseconds(5)))
+        // Every run is on the fast grid, whatever the streak.
+        let pace = CheckPace.stopping(
+            CheckConfig(kind: .tcp(address: .v4(IPv4Address("127.0.0.1")!), port: 53), interval: .seconds(5)))
+        #expect(pace.next(due: 0, now: 1_000_000, changing: false) == 10_000_000)
+    }
+
     @Test func settledCheckKeepsItsGridWithOrWithoutFastInterval() {
         for pace in [
             CheckPace(interval: .milliseconds(100)),

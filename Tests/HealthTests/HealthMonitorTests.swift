@@ -130,6 +130,33 @@ struct HealthMonitorTests {
         #expect(log.all.last?.checks.first?.failuresInRow == 3)
     }
 
+    @Test func beginStopRunsTheChecksAtOnceFastAndTheFirstFailureTakesTheServiceDown() async {
+        let responder = DNSResponder()
+        defer { responder.stop() }
+        let monitor = HealthMonitor()
+        defer { monitor.stop() }
+        let log = EventLog(monitor)
+        // Settled on a long interval with fall 3: without the stop a failure shows after 2 × 5 s at the least.
+        var config = Self.dnsConfig(port: responder.port, interval: .seconds(5), rise: 1, fall: 3)
+        config.timeout = .seconds(1)
+        monitor.update(services: [(name: "dns", checks: [config], defaultDNSServer: loopback4)])
+        #expect(await waitUntil(seconds: 5) { log.summary == ["dns:down", "dns:up"] }, "\(log.summary)")
+        responder.set(.servfail)
+        let stopped = Date()
+        #expect(monitor.beginStop() == 1)
+        #expect(await waitUntil(seconds: 4) { log.summary.count == 3 }, "\(log.summary)")
+        let took = Date().timeIntervalSince(stopped)
+        #expect(log.summary == ["dns:down", "dns:up", "dns:down"])
+        // One failed run took it down (fall 3 otherwise), and it ran at once rather than on the 5 s grid.
+        #expect(log.all.last?.checks.first?.failuresInRow == 1)
+        #expect(took < 4, "the first failure took \(took) s")
+        // From then on it runs every 10 ms: a second holds many runs, not at most one.
+        let before = monitor.snapshot()[0].checks[0].runs
+        try? await Task.sleep(for: .seconds(1))
+        let more = monitor.snapshot()[0].checks[0].runs - before
+        #expect(more >= 5, "\(more) runs in 1 s during the stop")
+    }
+
     @Test func aServiceThatStartsDownReportsItsFirstVerdictOnce() async {
         let responder = DNSResponder()
         defer { responder.stop() }

@@ -56,6 +56,18 @@ struct RiseFallTests {
         #expect(machine.rise == 2 && machine.fall == 3)
     }
 
+    @Test func fallAtOnceTakesAnUpCheckDownAtItsFirstFailureOnly() {
+        var machine = RiseFall(rise: 1, fall: 3)
+        machine.record(success: true)
+        #expect(machine.record(success: false, fallAtOnce: false) == nil)
+        #expect(machine.record(success: true) == nil)
+        #expect(machine.record(success: false, fallAtOnce: true) == Transition(from: .up, to: .down))
+        // Rising is untouched by it.
+        var rising = RiseFall(rise: 2, fall: 3)
+        #expect(rising.record(success: true, fallAtOnce: true) == nil)
+        #expect(rising.record(success: true, fallAtOnce: true) == Transition(from: .down, to: .up))
+    }
+
     @Test func belowOneIsTreatedAsOne() {
         let machine = RiseFall(rise: 0, fall: -1)
         #expect(machine.rise == 1 && machine.fall == 1)

@@ -4,9 +4,11 @@
 # namespace sends a DNS query every 5 ms from a new source port (dns-client.py, 300 ms to answer). Host 2
 # runs anycastd throughout. On host 1, in turn, each trial stops the agent one way and, once it has
 # exited, stops dnsmasq (as a host being taken down does), then counts the queries lost:
-#   anycastd SIGTERM (withdraw, drain delay 500 ms, NOTIFICATION), ExaBGP SIGTERM (its healthcheck helper
-#   withdraws, ExaBGP sends NOTIFICATION), and kill -9 of each (the kernel closes the TCP connection);
-# and, for each agent, the agent and dnsmasq sent SIGTERM at the same moment (a host going down unordered).
+#   anycastd SIGTERM (GRACEFUL_SHUTDOWN for the drain delay of 500 ms, then withdraw and NOTIFICATION; this
+#   BIRD has no policy for the community, the worst case), ExaBGP SIGTERM (its healthcheck helper withdraws,
+#   ExaBGP sends NOTIFICATION), and kill -9 of each (the kernel closes the TCP connection);
+# and, for each agent, the agent and dnsmasq sent SIGTERM at the same moment (a host going down unordered:
+# anycastd's checks run every 10 ms during the stop and the first failure withdraws).
 # Usage: sudo Tests/bench/stop.sh [--bin PATH]   (TRIALS=N, default 20)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -142,7 +144,7 @@ trial() {
     for _ in $(seq 300); do kill -0 "$AGENT" 2>/dev/null || break; sleep 0.01; done
     kill -0 "$AGENT" 2>/dev/null && { kill -KILL "$AGENT"; echo "error: $kind did not exit within 3 s of SIG$signal"; }
     wait "$AGENT" 2>/dev/null
-    kill -KILL "$(cat "$IO_ROOT/h1/dnsmasq.pid")" 2>/dev/null
+    kill -KILL "$(cat "$IO_ROOT/h1/dnsmasq.pid" 2>/dev/null)" 2>/dev/null
     # Queries sent until then are answered or lost within the client's 300 ms.
     sleep 0.5
     touch "$stop"
