@@ -3,7 +3,8 @@
 # each with 4 sessions to 4 BIRD routers (one namespace, four addresses) and the same 100 /32s: anycastd, ExaBGP 4.2
 # with its healthcheck helper (the helper announces the 100 prefixes), gobgpd (routes added through its
 # API) and BIRD (static routes). anycastd and the ExaBGP helper both check dnsmasq every second (the same
-# DNS query); gobgpd and BIRD check nothing. Measured once everything is at the router: RSS at the end
+# DNS query); gobgpd and BIRD check nothing, and are compared with a second anycastd that checks nothing
+# either (a service without checks, the same 4 peers and 100 prefixes). Measured once everything is at the router: RSS at the end
 # and CPU (user + system, plus reaped children: the helper's sh and dig) over FOOTPRINT_SECONDS (60).
 # Usage: sudo Tests/bench/footprint.sh [--bin PATH]
 set -u
@@ -33,13 +34,14 @@ RNS=$(io_rns bench-footprint)
 HNS=$(io_sns bench-footprint)
 ROUTERS=("10.77.$n.1" "10.77.$n.11" "10.77.$n.12" "10.77.$n.13")
 for r in "${ROUTERS[@]:1}"; do ip -n "$RNS" addr add "$r/24" dev "$(io_rif bench-footprint $n)"; done
-A4=10.77.$n.2 E4=10.77.$n.3 G4=10.77.$n.4 B4=10.77.$n.5
+A4=10.77.$n.2 E4=10.77.$n.3 G4=10.77.$n.4 B4=10.77.$n.5 N4=10.77.$n.6
 # Four routers (one BIRD each, on its own address of the router namespace): BIRD tells sessions apart by
 # the neighbor's address only, so one BIRD cannot take four sessions from one speaker address.
 for k in 1 2 3 4; do
     r=${ROUTERS[$((k - 1))]}
     bench_bird_start "$IO_ROOT/router$k" "$RNS" "$r" "name=acd local=$r addr=$A4 as=65011" \
-        "name=exa local=$r addr=$E4 as=65021" "name=gobgp local=$r addr=$G4 as=65031" "name=birdspk local=$r addr=$B4 as=65041"
+        "name=exa local=$r addr=$E4 as=65021" "name=gobgp local=$r addr=$G4 as=65031" "name=birdspk local=$r addr=$B4 as=65041" \
+        "name=acdnc local=$r addr=$N4 as=65051"
 done
 
 PREFIXES=(192.0.2.53/32)
@@ -72,6 +74,15 @@ JSON
 ip netns exec "$HNS" "$BIN" reconcile -c "$D/anycastd.json" >"$D/anycastd.log" 2>&1 &
 ACD=$!
 io_track_pid $ACD
+# The same agent without a check, for the speakers that check nothing.
+N=$IO_ROOT/nocheck
+mkdir -p "$N"
+sed -e "s/$A4/$N4/g" -e 's/"asn": 65011/"asn": 65051/' -e "s|$D/|$N/|g" "$D/anycastd.json" |
+    python3 -c 'import json, sys; c = json.load(sys.stdin); c["services"][0].pop("checks"); print(json.dumps(c))' \
+        >"$N/anycastd.json"
+ip netns exec "$HNS" "$BIN" reconcile -c "$N/anycastd.json" >"$N/anycastd.log" 2>&1 &
+ACDNC=$!
+io_track_pid $ACDNC
 
 # ExaBGP with its healthcheck helper announcing the 100 prefixes
 E=$IO_ROOT/exabgp
@@ -141,27 +152,29 @@ io_track_pid "$BIRD"
 routes_of() { # routes_of ROUTER PROTOCOL
     birdc -s "$IO_ROOT/router$1/bird.ctl" show route protocol "$2" count | awk '/routes for/ { print $1; exit }'
 }
-all_in() { local s k; for s in acd exa gobgp birdspk; do for k in 1 2 3 4; do [ "$(routes_of $k $s)" = 100 ] || return 1; done; done; }
+all_in() { local s k; for s in acd acdnc exa gobgp birdspk; do for k in 1 2 3 4; do [ "$(routes_of $k $s)" = 100 ] || return 1; done; done; }
 io_wait 60 all_in || io_die "not every speaker has its 100 routes at BIRD on 4 sessions (see $IO_ROOT)"
 io_wait 5 test -s "$E/healthcheck.pid" || io_die "the ExaBGP helper wrote no pid file"
 HC=$(cat "$E/healthcheck.pid")
 echo "footprint, 4 peers, 100 prefixes, ${SECONDS_MEASURED} s, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)"
 sleep 5
-t_acd=$(bench_ticks $ACD) t_exa=$(bench_ticks $EXA "$HC") t_gobgp=$(bench_ticks $GOBGP) t_bird=$(bench_ticks "$BIRD")
+t_acd=$(bench_ticks $ACD) t_acdnc=$(bench_ticks $ACDNC) t_exa=$(bench_ticks $EXA "$HC") t_gobgp=$(bench_ticks $GOBGP) t_bird=$(bench_ticks "$BIRD")
 sleep "$SECONDS_MEASURED"
 per_min() { awk -v t="$1" -v hz="$bench_hz" -v s="$SECONDS_MEASURED" 'BEGIN { printf "%.2f", t / hz * 60 / s }'; }
 c_acd=$(per_min $(($(bench_ticks $ACD) - t_acd)))
+c_acdnc=$(per_min $(($(bench_ticks $ACDNC) - t_acdnc)))
 c_exa=$(per_min $(($(bench_ticks $EXA "$HC") - t_exa)))
 c_gobgp=$(per_min $(($(bench_ticks $GOBGP) - t_gobgp)))
 c_bird=$(per_min $(($(bench_ticks "$BIRD") - t_bird)))
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-m_acd=$(mb "$(bench_rss_kb $ACD)") m_exa=$(mb "$(bench_rss_kb $EXA "$HC")")
+m_acd=$(mb "$(bench_rss_kb $ACD)") m_acdnc=$(mb "$(bench_rss_kb $ACDNC)") m_exa=$(mb "$(bench_rss_kb $EXA "$HC")")
 m_gobgp=$(mb "$(bench_rss_kb $GOBGP)") m_bird=$(mb "$(bench_rss_kb "$BIRD")")
 all_in || io_die "a speaker lost routes during the measurement"
 ours="RSS $m_acd MB, CPU $c_acd s/min (DNS check every 1 s)"
 bench_row "footprint, 4 peers, 100 prefixes, vs ExaBGP + healthcheck (same check)" "$ours" \
     "RSS $m_exa MB, CPU $c_exa s/min" "RSS $(bench_ratio "$m_acd" "$m_exa"), CPU $(bench_ratio "$c_acd" "$c_exa")"
-bench_row "footprint, 4 peers, 100 prefixes, vs gobgpd (no check)" "$ours" \
-    "RSS $m_gobgp MB, CPU $c_gobgp s/min" "RSS $(bench_ratio "$m_acd" "$m_gobgp"), CPU $(bench_ratio "$c_acd" "$c_gobgp")"
-bench_row "footprint, 4 peers, 100 prefixes, vs BIRD (no check)" "$ours" \
-    "RSS $m_bird MB, CPU $c_bird s/min" "RSS $(bench_ratio "$m_acd" "$m_bird"), CPU $(bench_ratio "$c_acd" "$c_bird")"
+unchecked="RSS $m_acdnc MB, CPU $c_acdnc s/min (no check)"
+bench_row "footprint, 4 peers, 100 prefixes, vs gobgpd (neither checks)" "$unchecked" \
+    "RSS $m_gobgp MB, CPU $c_gobgp s/min" "RSS $(bench_ratio "$m_acdnc" "$m_gobgp"), CPU $(bench_ratio "$c_acdnc" "$c_gobgp")"
+bench_row "footprint, 4 peers, 100 prefixes, vs BIRD (neither checks)" "$unchecked" \
+    "RSS $m_bird MB, CPU $c_bird s/min" "RSS $(bench_ratio "$m_acdnc" "$m_bird"), CPU $(bench_ratio "$c_acdnc" "$c_bird")"

@@ -7,8 +7,10 @@
 # outage. Times are from the kill to BIRD's own trace of the removal (BIRD's log, microseconds), so the
 # benchmark's waiting adds nothing. Also: CPU of each speaker during the trials (ExaBGP: the daemon plus
 # its helper and the helper's reaped sh/dig), and the withdraws BIRD received while the service stayed
-# down (BIRD's import statistics). Then the same with a hung server (SIGSTOP), and, for anycastd alone, a
-# configuration edit until the new route is at BIRD. Last, anycastd alone with `fastInterval` (issue 11):
+# down (BIRD's import statistics). Then the same with a hung server (SIGSTOP), and a configuration edit
+# until the new route is at BIRD: anycastd's file saved (rename-write), against a BIRD on the host as the
+# speaker whose include file of static routes is saved the same way and then `birdc configure` run (what
+# anycast-healthchecker and most scripts around BIRD do). Last, anycastd alone with `fastInterval` (issue 11):
 # the same check with "fastInterval": "10ms"; the kill trials again, the time split into its parts from
 # packet timestamps (tcpdump: kill → first failed query → third → withdraw UPDATE on the wire → BIRD), and
 # the agent's CPU at steady state (service up, nothing failing) without and with fastInterval.
@@ -49,9 +51,11 @@ HNS=$(io_sns bench-health)
 R4=$(io_raddr4 $n)
 A4=$(io_saddr4 $n 2)
 E4=$(io_saddr4 $n 3)
+F4=$(io_saddr4 $n 4)
 VIP=192.0.2.53/32
 RDIR=$IO_ROOT/bird
-bench_bird_start "$RDIR" "$RNS" "$R4" "name=acd local=$R4 addr=$A4 as=65011" "name=exa local=$R4 addr=$E4 as=65021"
+bench_bird_start "$RDIR" "$RNS" "$R4" "name=acd local=$R4 addr=$A4 as=65011" "name=exa local=$R4 addr=$E4 as=65021" \
+    "name=birdspk local=$R4 addr=$F4 as=65041"
 
 D=$IO_ROOT/host
 mkdir -p "$D"
@@ -111,6 +115,30 @@ ip netns exec "$HNS" env exabgp.daemon.user=root exabgp.api.cli=false exabgp.dae
     /usr/sbin/exabgp "$E/exabgp.conf" >"$E/exabgp.out" 2>&1 &
 EXA=$!
 io_track_pid $EXA
+
+# BIRD as the host's speaker, for the configuration edit: static routes from an include file.
+F=$IO_ROOT/bird-speaker
+mkdir -p "$F"
+bird_routes() { echo "protocol static edits { ipv4;"; cat; echo "}"; } # stdin: route lines
+bird_routes </dev/null >"$F/routes.conf"
+: >"$F/routes.list"
+cat >"$F/bird.conf" <<CONF
+router id $F4;
+protocol device { scan time 10; }
+include "$F/routes.conf";
+protocol bgp r {
+  local $F4 as 65041;
+  neighbor $R4 as 65000;
+  hold time 9;
+  strict bind on;
+  ipv4 { import none; export where source = RTS_STATIC; };
+}
+CONF
+ip netns exec "$HNS" bird -c "$F/bird.conf" -s "$F/bird.ctl" -P "$F/bird.pid" || io_die "speaker BIRD failed (see $F)"
+io_wait 5 test -s "$F/bird.pid" || io_die "speaker BIRD wrote no pid file"
+io_track_pid "$(cat "$F/bird.pid")"
+io_wait 30 bash -c "birdc -s '$RDIR/bird.ctl' show protocols birdspk | grep -q Established" ||
+    io_die "the speaker BIRD's session never came up (see $F)"
 
 io_wait 30 bench_bird_has "$RDIR" acd $VIP || io_die "anycastd's route never reached BIRD (see $D/anycastd.log)"
 io_wait 30 bench_bird_has "$RDIR" exa $VIP || io_die "ExaBGP's route never reached BIRD (see $E)"
@@ -174,9 +202,9 @@ for trial in $(seq "$CMP_TRIALS"); do
 done
 echo "hung: anycastd ${acd_hung[*]} ms; ExaBGP ${exa_hung[*]} ms"
 
-# Configuration edit (rename-write, as editors save) -> the new route at BIRD. No comparison here: BIRD
-# or ExaBGP reconfigured by a script is not run.
-edits=()
+# Configuration edit (rename-write, as editors save) -> the new route at BIRD, for anycastd (which watches
+# its file) and for the speaker BIRD (the same save of its include file, then `birdc configure`).
+edits=() bird_edits=()
 for i in $(seq "$CMP_TRIALS"); do
     from=$(bench_bird_lines "$RDIR")
     sed "s|\"prefixes\": \[\"$VIP\"|\"prefixes\": [\"$VIP\", \"203.0.113.$i/32\"|" "$D/anycastd.json" >"$D/edit.json"
@@ -184,6 +212,15 @@ for i in $(seq "$CMP_TRIALS"); do
     mv "$D/edit.json" "$D/anycastd.json"
     bench_bird_wait 10 "$RDIR" "$from" acd added "203.0.113.$i/32" || io_die "edit $i: the new route never reached BIRD"
     edits+=($((($(bench_bird_event "$RDIR" "$from" acd added "203.0.113.$i/32") - t) / 1000000)))
+    from=$(bench_bird_lines "$RDIR")
+    echo "  route 203.0.113.$i/32 blackhole;" >>"$F/routes.list"
+    bird_routes <"$F/routes.list" >"$F/edit.conf"
+    t=$(bench_now_ns)
+    mv "$F/edit.conf" "$F/routes.conf"
+    birdc -s "$F/bird.ctl" configure >/dev/null || io_die "edit $i: birdc configure failed (see $F)"
+    bench_bird_wait 10 "$RDIR" "$from" birdspk added "203.0.113.$i/32" ||
+        io_die "edit $i: the speaker BIRD's new route never reached BIRD"
+    bird_edits+=($((($(bench_bird_event "$RDIR" "$from" birdspk added "203.0.113.$i/32") - t) / 1000000)))
 done
 
 echo "anycastd: gone ${acd_gone[*]} ms; back ${acd_back[*]} ms; withdraws per outage ${acd_wd[*]}"
@@ -206,7 +243,8 @@ bench_row "DNS server hung (SIGSTOP) → route gone at BIRD (timeout 50 ms; ExaB
     "$(bench_stats ms "${acd_hung[@]}")" "ExaBGP healthcheck $(bench_stats ms "${exa_hung[@]}")" \
     "p50 $(bench_ratio "$(bench_p50 "${acd_hung[@]}")" "$(bench_p50 "${exa_hung[@]}")")"
 bench_row "configuration edit (rename-write) → route at BIRD" "$(bench_stats ms "${edits[@]}")" \
-    "not run (no comparison in this benchmark)" "-"
+    "BIRD as the host's speaker, include file + \`birdc configure\` $(bench_stats ms "${bird_edits[@]}")" \
+    "p50 $(bench_ratio "$(bench_p50 "${edits[@]}")" "$(bench_p50 "${bird_edits[@]}")")"
 
 # fastInterval (anycastd alone; ExaBGP keeps running, but the trials no longer wait for it, as its slower
 # withdraw may not happen within a short outage). First the agent's CPU at steady state on the configuration
