@@ -171,6 +171,14 @@ final class BGPListener: Sendable {
         return ServerBootstrap(group: eventLoop, childGroup: eventLoop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 16)
+            .serverChannelInitializer { channel in
+                // Out of descriptors (EMFILE), accepting is retried a second later instead of spinning on the
+                // event loop that also runs every session.
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        AcceptBackoffHandler(shouldForwardIOErrorCaught: false))
+                }
+            }
             .childChannelInitializer { channel in accept(channel) }
             .bind(to: address)
             .map { BGPListener(address: address, channel: $0, isIPv6: host.family == .ipv6) }

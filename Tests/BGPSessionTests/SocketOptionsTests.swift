@@ -9,6 +9,18 @@ import Testing
 @testable import BGPSession
 
 @Suite struct SocketOptionsTests {
+    @Test func theListenerBacksOffWhenAcceptFails() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let listener = try await BGPListener.bind(
+            on: group.next(), host: IPAddress("127.0.0.1")!, port: TestPorts.take(1)
+        ) { $0.eventLoop.makeSucceededVoidFuture() }.get()
+        // Out of descriptors, NIO's accept loop would otherwise retry at once, for ever, on the sessions' loop.
+        let found: Void? = try? await listener.channel.pipeline.containsHandler(type: AcceptBackoffHandler.self).get()
+        #expect(found != nil)
+        try await listener.close().get()
+        try await group.shutdownGracefully()
+    }
+
     @Test func md5StructLayoutForIPv4OnIPv4Socket() {
         var signature = BGPSocketOptions.md5Signature(
             peer: IPAddress("192.0.2.7")!, socketIsIPv6: false, key: Array("abc".utf8))
